@@ -1,0 +1,85 @@
+import { createServer, type Server } from 'node:http';
+import type { DestinationStream } from 'pino';
+import type { Config } from './config.ts';
+import { createGraphQLServer } from './graphql/yoga.ts';
+import { serveProbe } from './http-routes.ts';
+import { createClientIpResolver } from './platform/client-ip.ts';
+import { systemClock, type Clock } from './platform/clock.ts';
+import { createDb, pingDb } from './platform/db.ts';
+import { createLogger, type Logger } from './platform/logger.ts';
+import { createMetrics } from './platform/metrics.ts';
+import { createRedis, pingRedis, type Redis } from './platform/redis.ts';
+import { requestIdFrom, requestScope } from './platform/request-scope.ts';
+import { createServices } from './services.ts';
+
+export interface AppOptions {
+  config: Config;
+  /** Resolved by the caller (main starts an embedded PostgreSQL when DATABASE_URL is unset). */
+  databaseUrl: string;
+  clock?: Clock;
+  log?: Logger;
+  logDestination?: DestinationStream;
+}
+
+export interface App {
+  server: Server;
+  log: Logger;
+  services: ReturnType<typeof createServices>;
+  listen(port?: number, host?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** The composition root: adapters, services, GraphQL and HTTP routes. Starts nothing by itself. */
+export function createApp({ config, databaseUrl, clock = systemClock, log: givenLog, logDestination }: AppOptions): App {
+  const log = givenLog ?? createLogger(config.logLevel, logDestination);
+  const db = createDb(databaseUrl);
+  const redis: Redis | undefined = config.redisUrl ? createRedis(config.redisUrl, config.redisPrefix) : undefined;
+  redis?.on('error', (err) => log.warn({ err: { message: err.message } }, 'redis error'));
+  const metrics = createMetrics();
+  const services = createServices({ db, clock, config, log, metrics });
+  const clientIp = createClientIpResolver(config.trustProxy);
+  const yoga = createGraphQLServer({ config, db, services, log, metrics, clientIp });
+  const probes = {
+    checks: { database: () => pingDb(db), ...(redis && { redis: () => pingRedis(redis) }) },
+  };
+
+  const server = createServer((req, res) => {
+    const requestId = requestIdFrom(req.headers['x-request-id']);
+    res.setHeader('X-Request-Id', requestId);
+    requestScope.run({ requestId }, async () => {
+      try {
+        const path = (req.url ?? '/').split('?')[0]!;
+        if (await serveProbe(req, res, path, probes)) return;
+        await yoga.handle(req, res, { req, res });
+      } catch (err) {
+        log.error({ err, requestId }, 'request failed');
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ errors: [{ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR', requestId } }] }));
+      }
+    });
+  });
+
+  return {
+    server,
+    log,
+    services,
+    listen: (port = config.port, host = config.host) =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          const address = server.address();
+          const actualPort = typeof address === 'object' && address ? address.port : port;
+          resolve(`http://${host === '0.0.0.0' ? 'localhost' : host}:${actualPort}`);
+        });
+      }),
+    async close() {
+      // Stop accepting, let in-flight requests finish, then release the pool and Redis.
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await db.$disconnect();
+      if (redis) await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}

@@ -1,0 +1,181 @@
+import { z } from 'zod';
+
+// One schema for the whole environment (API.md "Environment"). Parsed once at start; a bad value
+// stops the start with a message that names the variable.
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', ''])
+    .optional()
+    .transform((v) => (v === undefined || v === '' ? fallback : v === 'true' || v === '1'));
+
+const list = z
+  .string()
+  .optional()
+  .transform((v) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+
+const url = (fallback: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v) => (v && v.trim() ? v.trim() : fallback))
+    .pipe(z.url({ protocol: /^https?$/ }))
+    .transform((v) => v.replace(/\/+$/, ''));
+
+const envSchema = z.object({
+  NODE_ENV: z.string().optional().default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  HOST: z.string().default('0.0.0.0'),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
+  REDIS_PREFIX: z.string().min(1).default('portcullis:'),
+  PUBLIC_URL: url('http://localhost:4000'),
+  FRONTEND_URL: url('http://localhost:4000'),
+  ALLOWED_REDIRECTS: list.pipe(z.array(z.url())),
+  CORS_ORIGINS: list,
+  MAIL_FROM: z.string().min(3).default('Portcullis <no-reply@localhost>'),
+  SENDGRID_API_KEY: z.string().optional(),
+  SENDGRID_API_URL: url('https://api.sendgrid.com'),
+  OAUTH_PROVIDERS: list.pipe(z.array(z.string().regex(/^[a-z0-9_-]+$/i, 'provider ids are letters, digits, - and _'))),
+  SESSION_COOKIE: bool(false),
+  ADMIN_EMAILS: list,
+  TRUST_PROXY: list,
+  GRAPHIQL: bool(true).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATA_DIR: z.string().default('.data'),
+});
+
+export type Env = z.input<typeof envSchema>;
+
+export interface SessionPolicy {
+  idleTimeoutMs: number;
+  absoluteLifetimeMs: number;
+  /** lastSeenAt (and the idle expiry) is written at most this often. */
+  touchIntervalMs: number;
+}
+
+export interface PasswordPolicy {
+  minLength: number;
+  maxLength: number;
+  argon2: { memoryCost: number; timeCost: number; parallelism: number };
+  /** Hashes computed at once; the rest wait their turn so a login storm cannot starve the box. */
+  maxConcurrentHashes: number;
+}
+
+export interface LockoutPolicy {
+  /** Consecutive failed password logins that lock the account. */
+  threshold: number;
+  durationMs: number;
+}
+
+export interface OAuthProviderConfig {
+  id: string;
+  name: string;
+  clientId?: string;
+  clientSecret?: string;
+  issuer?: string;
+}
+
+export interface Config {
+  production: boolean;
+  port: number;
+  host: string;
+  databaseUrl?: string;
+  redisUrl?: string;
+  redisPrefix: string;
+  publicUrl: string;
+  frontendUrl: string;
+  allowedRedirects: string[];
+  corsOrigins: string[];
+  mailFrom: string;
+  sendgridApiKey?: string;
+  sendgridApiUrl: string;
+  oauthProviders: OAuthProviderConfig[];
+  sessionCookie: boolean;
+  adminEmails: string[];
+  trustProxy: string[];
+  graphiql: boolean;
+  introspection: boolean;
+  logLevel: string;
+  dataDir: string;
+  session: SessionPolicy;
+  password: PasswordPolicy;
+  lockout: LockoutPolicy;
+}
+
+const DAY = 24 * 60 * 60 * 1000;
+
+export const defaultSessionPolicy: SessionPolicy = {
+  idleTimeoutMs: 7 * DAY,
+  absoluteLifetimeMs: 30 * DAY,
+  touchIntervalMs: 60 * 1000,
+};
+
+export const defaultPasswordPolicy: PasswordPolicy = {
+  minLength: 8,
+  maxLength: 256,
+  argon2: { memoryCost: 19456, timeCost: 2, parallelism: 1 },
+  maxConcurrentHashes: 2,
+};
+
+export const defaultLockoutPolicy: LockoutPolicy = { threshold: 10, durationMs: 15 * 60 * 1000 };
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Readonly<Config> {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(environment)'}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
+  const oauthProviders = e.OAUTH_PROVIDERS.map((id) => oauthProvider(id, env));
+  const config: Config = {
+    production,
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    redisPrefix: e.REDIS_PREFIX,
+    publicUrl: e.PUBLIC_URL,
+    frontendUrl: e.FRONTEND_URL,
+    allowedRedirects: e.ALLOWED_REDIRECTS,
+    corsOrigins: e.CORS_ORIGINS.length ? e.CORS_ORIGINS : [new URL(e.FRONTEND_URL).origin],
+    mailFrom: e.MAIL_FROM,
+    sendgridApiKey: e.SENDGRID_API_KEY || undefined,
+    sendgridApiUrl: e.SENDGRID_API_URL,
+    oauthProviders,
+    sessionCookie: e.SESSION_COOKIE,
+    adminEmails: e.ADMIN_EMAILS.map((m) => m.toLowerCase()),
+    trustProxy: e.TRUST_PROXY,
+    graphiql: e.GRAPHIQL ?? !production,
+    introspection: !production,
+    logLevel: e.LOG_LEVEL,
+    dataDir: e.DATA_DIR,
+    session: { ...defaultSessionPolicy },
+    password: { ...defaultPasswordPolicy, argon2: { ...defaultPasswordPolicy.argon2 } },
+    lockout: { ...defaultLockoutPolicy },
+  };
+  return deepFreeze(config);
+}
+
+function oauthProvider(id: string, env: Record<string, string | undefined>): OAuthProviderConfig {
+  const key = `OAUTH_${id.toUpperCase().replace(/-/g, '_')}`;
+  const issuer = env[`${key}_ISSUER`] || (id === 'google' ? 'https://accounts.google.com' : undefined);
+  if (!issuer && id !== 'github') {
+    throw new ConfigError(`Invalid configuration:\n  ${key}_ISSUER: required for the OAuth provider "${id}"`);
+  }
+  return {
+    id,
+    name: env[`${key}_NAME`] || id,
+    clientId: env[`${key}_CLIENT_ID`],
+    clientSecret: env[`${key}_CLIENT_SECRET`],
+    issuer,
+  };
+}
+
+function deepFreeze<T extends object>(value: T): Readonly<T> {
+  for (const v of Object.values(value)) if (v && typeof v === 'object') deepFreeze(v);
+  return Object.freeze(value);
+}

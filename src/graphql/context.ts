@@ -1,0 +1,15 @@
+import type { Db } from '../platform/db.ts';
+import type { Services } from '../services.ts';
+import type { ClientInfo, Viewer } from '../modules/sessions/sessions.service.ts';
+
+/** What every resolver sees. Built once per operation, on every transport. */
+export interface GraphQLContext {
+  requestId: string;
+  viewer: Viewer | null;
+  client: ClientInfo;
+  services: Services;
+  /** Only for the Pothos Prisma plugin; resolvers go through `services`. */
+  db: Db;
+  /** Set or clear the session cookie on the HTTP response (no-op unless SESSION_COOKIE=true). */
+  setSessionCookie(token: string | null, expiresAt?: Date): void;
+}

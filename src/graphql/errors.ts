@@ -1,0 +1,94 @@
+import { GraphQLError } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { AppError, errorStatus } from '../errors.ts';
+import type { Logger } from '../platform/logger.ts';
+import { currentRequestId } from '../platform/request-scope.ts';
+
+// The error model of API.md: every error carries extensions.code and extensions.requestId, and
+// http.status / retryAfter where they apply. Unexpected errors are masked; their cause is logged
+// with the same request id. Every error is logged once.
+
+export const INTERNAL = 'INTERNAL_SERVER_ERROR';
+
+function fromAppError(err: AppError, source?: GraphQLError): GraphQLError {
+  const headers = err.retryAfter ? { 'Retry-After': String(err.retryAfter) } : undefined;
+  return new GraphQLError(err.message, {
+    nodes: source?.nodes,
+    path: source?.path,
+    originalError: err,
+    extensions: {
+      code: err.code,
+      http: { status: errorStatus[err.code], ...(headers && { headers }) },
+      ...(err.retryAfter !== undefined && { retryAfter: err.retryAfter }),
+      requestId: currentRequestId(),
+    },
+  });
+}
+
+/** yoga's `maskedErrors.maskError`: called for errors thrown in resolvers and the context factory. */
+export function createErrorMasker(log: Logger) {
+  return (error: unknown): Error => {
+    const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
+    if (original instanceof AppError) return fromAppError(original, error instanceof GraphQLError ? error : undefined);
+    // GraphQL's own errors (argument coercion, scalar parsing) describe the caller's input.
+    if (original instanceof GraphQLError) return error as GraphQLError;
+    const requestId = currentRequestId();
+    log.error({ err: original, requestId, path: (error as GraphQLError).path }, 'unexpected error');
+    return new GraphQLError('Unexpected error.', {
+      nodes: (error as GraphQLError).nodes,
+      path: (error as GraphQLError).path,
+      extensions: { code: INTERNAL, http: { status: 500 }, requestId },
+    });
+  };
+}
+
+/** Adds code and requestId to every error of a result (parse and validation errors included) and logs it. */
+export function useErrorExtensions(log: Logger): Plugin {
+  const complete = (error: GraphQLError): GraphQLError => {
+    const requestId = currentRequestId();
+    const code = (error.extensions.code as string | undefined) ?? 'BAD_USER_INPUT';
+    if (code !== INTERNAL) {
+      // Our own messages never hold input; GraphQL's coercion messages may echo it, so they stay out.
+      const message = error.originalError instanceof AppError ? error.message : undefined;
+      log.info({ requestId, errorCode: code, path: error.path?.join('.'), error: message }, 'request error');
+    }
+    if (error.extensions.code && error.extensions.requestId) return error;
+    return new GraphQLError(error.message, {
+      nodes: error.nodes,
+      source: error.source,
+      positions: error.positions,
+      path: error.path,
+      originalError: error.originalError,
+      extensions: { ...error.extensions, code, requestId },
+    });
+  };
+  return {
+    onResultProcess({ result, setResult }) {
+      if (Symbol.asyncIterator in (result as object)) return;
+      const results = Array.isArray(result) ? result : [result];
+      const mapped = results.map((r) => {
+        const errors = (r as { errors?: readonly GraphQLError[] }).errors;
+        if (!errors?.length) return r;
+        const completed = errors.map(complete);
+        return { ...r, errors: completed, stringify: (sanitized: unknown) => stringifyWithStatus(sanitized, completed) };
+      });
+      setResult((Array.isArray(result) ? mapped : mapped[0]) as typeof result);
+    },
+  };
+}
+
+/**
+ * yoga drops `extensions.http` when it serialises a result; API.md promises `http.status` in the
+ * body, so the status (never the headers) is put back while serialising.
+ */
+function stringifyWithStatus(sanitized: unknown, originals: readonly GraphQLError[]): string {
+  const result = sanitized as { errors?: GraphQLError[] };
+  if (!result.errors) return JSON.stringify(result);
+  const errors = result.errors.map((e, i) => {
+    const json = e.toJSON() as { extensions?: Record<string, unknown> };
+    const status = (originals[i]?.extensions.http as { status?: number } | undefined)?.status;
+    if (status) json.extensions = { ...json.extensions, http: { status } };
+    return json;
+  });
+  return JSON.stringify({ ...result, errors });
+}

@@ -1,0 +1,78 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
+import { createYoga } from 'graphql-yoga';
+import type { Config } from '../config.ts';
+import type { Db } from '../platform/db.ts';
+import type { ClientIpResolver } from '../platform/client-ip.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { Metrics } from '../platform/metrics.ts';
+import { currentRequestId } from '../platform/request-scope.ts';
+import type { Services } from '../services.ts';
+import type { GraphQLContext } from './context.ts';
+import { CSRF_HEADER, resolveViewer, sessionCookie } from './credentials.ts';
+import { createErrorMasker, useErrorExtensions } from './errors.ts';
+import { getSchema } from './schema.ts';
+
+export interface ServerContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+}
+
+interface Deps {
+  config: Config;
+  db: Db;
+  services: Services;
+  log: Logger;
+  metrics: Metrics;
+  clientIp: ClientIpResolver;
+}
+
+export function createGraphQLServer({ config, db, services, log, metrics, clientIp }: Deps) {
+  return createYoga<ServerContext, GraphQLContext>({
+    schema: getSchema(),
+    graphqlEndpoint: '/graphql',
+    graphiql: config.graphiql ? { title: 'Portcullis' } : false,
+    landingPage: false,
+    batching: false,
+    cors: { origin: config.corsOrigins, credentials: true },
+    maskedErrors: { maskError: createErrorMasker(log) },
+    logging: {
+      debug: (...args) => log.debug({ yoga: args.map(String) }),
+      info: (...args) => log.info({ yoga: args.map(String) }),
+      warn: (...args) => log.warn({ yoga: args.map(String) }),
+      // Errors of operations are logged once by the error plugin (graphql/errors.ts) with their request id.
+      error: (...args) => log.debug({ yoga: args.map(String) }),
+    },
+    plugins: [
+      useErrorExtensions(log),
+      usePrometheus({ endpoint: '/metrics', registry: metrics.registry }),
+    ],
+    context: async ({ request, req, res }): Promise<GraphQLContext> => {
+      const { viewer, staleCookie } = await resolveViewer(
+        {
+          authorization: request.headers.get('authorization'),
+          cookie: request.headers.get('cookie'),
+          method: request.method,
+          csrfHeader: request.headers.get(CSRF_HEADER),
+        },
+        services.sessions,
+        config.sessionCookie,
+      );
+      const setSessionCookie = (token: string | null, expiresAt?: Date) => {
+        if (config.sessionCookie) res.appendHeader('Set-Cookie', sessionCookie(token, expiresAt));
+      };
+      if (staleCookie) setSessionCookie(null);
+      return {
+        requestId: currentRequestId(),
+        viewer,
+        client: {
+          ipAddress: clientIp(req.socket.remoteAddress, request.headers.get('x-forwarded-for')),
+          userAgent: request.headers.get('user-agent'),
+        },
+        services,
+        db,
+        setSessionCookie,
+      };
+    },
+  });
+}

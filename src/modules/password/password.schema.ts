@@ -1,0 +1,33 @@
+import { builder } from '../../graphql/builder.ts';
+import { AuthPayload, signedIn } from '../sessions/sessions.schema.ts';
+
+const LoginInput = builder.inputType('LoginInput', {
+  fields: (t) => ({ email: t.string({ required: true }), password: t.string({ required: true }) }),
+});
+
+const ChangePasswordInput = builder.inputType('ChangePasswordInput', {
+  fields: (t) => ({
+    currentPassword: t.string({ description: 'Required when the account already has a password' }),
+    newPassword: t.string({ required: true }),
+  }),
+});
+
+builder.mutationField('login', (t) =>
+  t.field({
+    type: AuthPayload,
+    args: { input: t.arg({ type: LoginInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => signedIn(ctx, await ctx.services.password.login(input, ctx.client)),
+  }),
+);
+
+builder.mutationField('changePassword', (t) =>
+  t.boolean({
+    authScopes: { user: true },
+    description: "Sets a new password and revokes the user's other sessions",
+    args: { input: t.arg({ type: ChangePasswordInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => {
+      await ctx.services.password.changePassword(ctx.viewer!, input);
+      return true;
+    },
+  }),
+);

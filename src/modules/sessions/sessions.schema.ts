@@ -1,0 +1,80 @@
+import { builder } from '../../graphql/builder.ts';
+import type { GraphQLContext } from '../../graphql/context.ts';
+import { AuthMethod } from '../../graphql/scalars.ts';
+import type { AuthResult } from '../users/users.service.ts';
+import { User } from '../users/users.schema.ts';
+
+export const Session = builder.prismaObject('Session', {
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    current: t.boolean({
+      description: 'True for the session making this request',
+      resolve: (session, _args, ctx) => ctx.viewer?.session.id === session.id,
+    }),
+    method: t.expose('method', { type: AuthMethod }),
+    ipAddress: t.exposeString('ipAddress', { nullable: true }),
+    userAgent: t.exposeString('userAgent', { nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    lastSeenAt: t.expose('lastSeenAt', { type: 'DateTime' }),
+    expiresAt: t.field({
+      type: 'DateTime',
+      description: 'When the session ends unless used again: the earlier of its idle and absolute limits',
+      resolve: (session, _args, ctx) => ctx.services.sessions.effectiveExpiry(session),
+    }),
+  }),
+});
+
+export const AuthPayload = builder.objectRef<AuthResult>('AuthPayload').implement({
+  fields: (t) => ({
+    token: t.exposeString('token', { description: 'Send as `Authorization: Bearer <token>`' }),
+    user: t.field({ type: User, resolve: (r) => r.user }),
+    session: t.field({ type: Session, resolve: (r) => r.session }),
+  }),
+});
+
+/** Makes a fresh sign-in the viewer of the rest of the operation, and sets the cookie when enabled. */
+export function signedIn(ctx: GraphQLContext, result: AuthResult): AuthResult {
+  ctx.viewer = { user: result.user, session: result.session };
+  ctx.setSessionCookie(result.token, ctx.services.sessions.effectiveExpiry(result.session));
+  return result;
+}
+
+builder.queryField('mySessions', (t) =>
+  t.field({
+    type: [Session],
+    authScopes: { user: true },
+    description: "The signed-in user's live sessions, newest first",
+    resolve: (_root, _args, ctx) => ctx.services.sessions.listLive(ctx.viewer!.user.id),
+  }),
+);
+
+builder.mutationField('logout', (t) =>
+  t.boolean({
+    authScopes: { user: true },
+    description: 'Revokes the current session',
+    resolve: async (_root, _args, ctx) => {
+      const { user, session } = ctx.viewer!;
+      await ctx.services.sessions.revokeOne(user.id, session.id, 'LOGOUT');
+      ctx.setSessionCookie(null);
+      return true;
+    },
+  }),
+);
+
+builder.mutationField('revokeSession', (t) =>
+  t.boolean({
+    authScopes: { user: true },
+    description: "Revokes one of the caller's own live sessions; false when the id is not one of them",
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, ctx) => ctx.services.sessions.revokeOne(ctx.viewer!.user.id, String(id), 'REVOKED_BY_USER'),
+  }),
+);
+
+builder.mutationField('revokeOtherSessions', (t) =>
+  t.int({
+    authScopes: { user: true },
+    description: 'Revokes every session of the caller but the current one; returns how many',
+    resolve: (_root, _args, ctx) =>
+      ctx.services.sessions.revokeOthers(ctx.viewer!.user.id, ctx.viewer!.session.id, 'REVOKED_BY_USER'),
+  }),
+);

@@ -1,0 +1,133 @@
+import type { SessionPolicy } from '../../config.ts';
+import type { AuthMethod, RevocationReason, Session, User } from '../../generated/prisma/client.ts';
+import type { Clock } from '../../platform/clock.ts';
+import { hashToken, newToken } from '../../platform/crypto.ts';
+import type { Db, Tx } from '../../platform/db.ts';
+
+export interface ClientInfo {
+  ipAddress: string | null;
+  userAgent: string | null;
+}
+
+export interface Viewer {
+  user: User;
+  session: Session;
+}
+
+export interface IssuedSession {
+  token: string;
+  session: Session;
+}
+
+export interface SessionRevocation {
+  sessionId: string;
+  userId: string;
+  reason: RevocationReason;
+  revokedAt: Date;
+}
+
+interface Deps {
+  db: Db;
+  clock: Clock;
+  policy: SessionPolicy;
+  /** Told of every revocation after it is committed (realtime fan-out, audit). */
+  onRevoked?: (revocations: SessionRevocation[]) => void;
+}
+
+const USER_AGENT_MAX = 512;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function createSessionsService({ db, clock, policy, onRevoked }: Deps) {
+  /** The time at which a session stops working: the earlier of its idle and absolute limits. */
+  const effectiveExpiry = (s: Session) => (s.idleExpiresAt < s.expiresAt ? s.idleExpiresAt : s.expiresAt);
+
+  async function revokeWhere(
+    where: { userId: string; id?: string; NOT?: { id: string } },
+    reason: RevocationReason,
+    tx: Tx | Db = db,
+  ): Promise<SessionRevocation[]> {
+    const revokedAt = clock.now();
+    const live = { ...where, revokedAt: null, expiresAt: { gt: revokedAt }, idleExpiresAt: { gt: revokedAt } };
+    const ids = (await tx.session.findMany({ where: live, select: { id: true } })).map((s) => s.id);
+    if (!ids.length) return [];
+    await tx.session.updateMany({ where: { id: { in: ids }, revokedAt: null }, data: { revokedAt, revokeReason: reason } });
+    return ids.map((sessionId) => ({ sessionId, userId: where.userId, reason, revokedAt }));
+  }
+
+  function announce(revocations: SessionRevocation[]): number {
+    if (revocations.length) onRevoked?.(revocations);
+    return revocations.length;
+  }
+
+  return {
+    effectiveExpiry,
+
+    /** Opens a session; runs inside the caller's transaction when one is given. */
+    async issue(tx: Tx | Db, userId: string, method: AuthMethod, client: ClientInfo): Promise<IssuedSession> {
+      const now = clock.now();
+      const token = newToken();
+      const session = await tx.session.create({
+        data: {
+          tokenHash: hashToken(token),
+          userId,
+          method,
+          ipAddress: client.ipAddress,
+          userAgent: client.userAgent?.slice(0, USER_AGENT_MAX) ?? null,
+          createdAt: now,
+          lastSeenAt: now,
+          expiresAt: new Date(now.getTime() + policy.absoluteLifetimeMs),
+          idleExpiresAt: new Date(now.getTime() + Math.min(policy.idleTimeoutMs, policy.absoluteLifetimeMs)),
+        },
+      });
+      return { token, session };
+    },
+
+    /** The live session behind a bearer token, or null. One indexed lookup; a write at most once a minute. */
+    async authenticate(token: string): Promise<Viewer | null> {
+      if (!token || token.length > 128) return null;
+      const found = await db.session.findUnique({ where: { tokenHash: hashToken(token) }, include: { user: true } });
+      if (!found || found.revokedAt) return null;
+      const now = clock.now();
+      if (effectiveExpiry(found) <= now) return null;
+      const { user, ...session } = found;
+      if (now.getTime() - session.lastSeenAt.getTime() >= policy.touchIntervalMs) {
+        const idleExpiresAt = new Date(Math.min(now.getTime() + policy.idleTimeoutMs, session.expiresAt.getTime()));
+        await db.session.updateMany({
+          where: { id: session.id, lastSeenAt: session.lastSeenAt },
+          data: { lastSeenAt: now, idleExpiresAt },
+        });
+        Object.assign(session, { lastSeenAt: now, idleExpiresAt });
+      }
+      return { user, session };
+    },
+
+    /** Live sessions of a user, newest first. */
+    async listLive(userId: string): Promise<Session[]> {
+      const now = clock.now();
+      return db.session.findMany({
+        where: { userId, revokedAt: null, expiresAt: { gt: now }, idleExpiresAt: { gt: now } },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      });
+    },
+
+    async revokeOne(userId: string, sessionId: string, reason: RevocationReason): Promise<boolean> {
+      if (!UUID.test(sessionId)) return false;
+      return announce(await revokeWhere({ userId, id: sessionId }, reason)) > 0;
+    },
+
+    async revokeOthers(userId: string, keepSessionId: string, reason: RevocationReason): Promise<number> {
+      return announce(await revokeWhere({ userId, NOT: { id: keepSessionId } }, reason));
+    },
+
+    /**
+     * Revokes inside the caller's transaction; the caller passes the result to `announce` once the
+     * transaction has committed, so nobody hears of a revocation that was rolled back.
+     */
+    revokeInTransaction: (tx: Tx, userId: string, reason: RevocationReason, keepSessionId?: string) =>
+      revokeWhere(keepSessionId ? { userId, NOT: { id: keepSessionId } } : { userId }, reason, tx),
+
+    announce,
+  };
+}
+
+export type SessionsService = ReturnType<typeof createSessionsService>;

@@ -1,0 +1,53 @@
+import { builder } from '../../graphql/builder.ts';
+import { Role } from '../../graphql/scalars.ts';
+import { AuthPayload, signedIn } from '../sessions/sessions.schema.ts';
+
+export const User = builder.prismaObject('User', {
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    email: t.exposeString('email'),
+    emailVerified: t.exposeBoolean('emailVerified'),
+    name: t.exposeString('name', { nullable: true }),
+    role: t.expose('role', { type: Role }),
+    hasPassword: t.boolean({ resolve: (user) => user.passwordHash !== null }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+  }),
+});
+
+const RegisterInput = builder.inputType('RegisterInput', {
+  fields: (t) => ({
+    email: t.string({ required: true }),
+    password: t.string({ description: 'Optional: without it the account is passwordless' }),
+    name: t.string(),
+  }),
+});
+
+const UpdateProfileInput = builder.inputType('UpdateProfileInput', {
+  fields: (t) => ({ name: t.string({ description: 'null or an empty string clears the name' }) }),
+});
+
+builder.queryField('me', (t) =>
+  t.field({
+    type: User,
+    nullable: true,
+    description: 'The signed-in user; null when not signed in',
+    resolve: (_root, _args, ctx) => ctx.viewer?.user ?? null,
+  }),
+);
+
+builder.mutationField('register', (t) =>
+  t.field({
+    type: AuthPayload,
+    args: { input: t.arg({ type: RegisterInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => signedIn(ctx, await ctx.services.users.register(input, ctx.client)),
+  }),
+);
+
+builder.mutationField('updateProfile', (t) =>
+  t.field({
+    type: User,
+    authScopes: { user: true },
+    args: { input: t.arg({ type: UpdateProfileInput, required: true }) },
+    resolve: (_root, { input }, ctx) => ctx.services.users.updateProfile(ctx.viewer!.user.id, input),
+  }),
+);

@@ -1,0 +1,97 @@
+import type { Config } from '../../config.ts';
+import { AppError, badInput } from '../../errors.ts';
+import type { AuthMethod, Session, User } from '../../generated/prisma/client.ts';
+import type { Clock } from '../../platform/clock.ts';
+import type { Db, Tx } from '../../platform/db.ts';
+import type { PasswordHasher } from '../password/password-hasher.ts';
+import { checkPasswordPolicy } from '../password/password-policy.ts';
+import type { ClientInfo, SessionsService } from '../sessions/sessions.service.ts';
+import { normalizeEmail } from './email.ts';
+
+export interface AuthResult {
+  token: string;
+  user: User;
+  session: Session;
+}
+
+interface Deps {
+  db: Db;
+  clock: Clock;
+  config: Pick<Config, 'adminEmails' | 'password'>;
+  hasher: PasswordHasher;
+  sessions: SessionsService;
+}
+
+const NAME_MAX = 100;
+
+export function normalizeName(raw: string | null | undefined): string | null {
+  if (raw == null) return null;
+  const name = raw.trim();
+  if (name.length > NAME_MAX) throw badInput(`Name must be at most ${NAME_MAX} characters`);
+  return name || null;
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: string } | null)?.code === 'P2002';
+}
+
+export function createUsersService({ db, clock, config, hasher, sessions }: Deps) {
+  return {
+    /** Creates a user inside the caller's transaction; the role comes from ADMIN_EMAILS. */
+    async createInTransaction(
+      tx: Tx,
+      input: { email: string; passwordHash: string | null; name: string | null; emailVerified: boolean },
+    ): Promise<User> {
+      const now = clock.now();
+      try {
+        return await tx.user.create({
+          data: {
+            ...input,
+            role: config.adminEmails.includes(input.email) ? 'ADMIN' : 'USER',
+            createdAt: now,
+            updatedAt: now,
+          },
+        });
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new AppError('CONFLICT', 'An account with this email already exists');
+        throw err;
+      }
+    },
+
+    /** Self-registration; the password is optional (a passwordless account). Signs the user in. */
+    async register(
+      input: { email: string; password?: string | null; name?: string | null },
+      client: ClientInfo,
+    ): Promise<AuthResult> {
+      const email = normalizeEmail(input.email);
+      const name = normalizeName(input.name);
+      if (input.password != null) checkPasswordPolicy(input.password, config.password);
+      if (await db.user.findUnique({ where: { email }, select: { id: true } })) {
+        throw new AppError('CONFLICT', 'An account with this email already exists');
+      }
+      const passwordHash = input.password != null ? await hasher.hash(input.password) : null;
+      return this.signUpAndIn({ email, passwordHash, name, emailVerified: false }, 'PASSWORD', client);
+    },
+
+    /** Creates the user and its first session in one transaction. */
+    async signUpAndIn(
+      input: { email: string; passwordHash: string | null; name: string | null; emailVerified: boolean },
+      method: AuthMethod,
+      client: ClientInfo,
+    ): Promise<AuthResult> {
+      return db.$transaction(async (tx) => {
+        const user = await this.createInTransaction(tx, input);
+        const { token, session } = await sessions.issue(tx, user.id, method, client);
+        return { token, user, session };
+      });
+    },
+
+    async updateProfile(userId: string, input: { name?: string | null }): Promise<User> {
+      const data: { name?: string | null; updatedAt: Date } = { updatedAt: clock.now() };
+      if (input.name !== undefined) data.name = normalizeName(input.name);
+      return db.user.update({ where: { id: userId }, data });
+    },
+  };
+}
+
+export type UsersService = ReturnType<typeof createUsersService>;

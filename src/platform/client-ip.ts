@@ -1,0 +1,42 @@
+import { BlockList, isIP } from 'node:net';
+
+// The client address is the socket's, unless the socket belongs to a proxy listed in TRUST_PROXY:
+// then X-Forwarded-For is walked from the right, skipping trusted proxies, and the first address
+// that is not one of them is the client. Anything else in the header is attacker-controlled.
+
+export type ClientIpResolver = (socketAddress: string | undefined, forwardedFor: string | null | undefined) => string | null;
+
+export function createClientIpResolver(trustProxy: readonly string[]): ClientIpResolver {
+  const trusted = new BlockList();
+  for (const entry of trustProxy) addEntry(trusted, entry);
+  const isTrusted = (ip: string) => {
+    const family = isIP(ip);
+    return family !== 0 && trusted.check(ip, family === 6 ? 'ipv6' : 'ipv4');
+  };
+
+  return (socketAddress, forwardedFor) => {
+    const peer = normalize(socketAddress);
+    if (!peer || !trustProxy.length || !forwardedFor || !isTrusted(peer)) return peer;
+    const hops = forwardedFor.split(',').map((h) => normalize(h.trim())).filter((h): h is string => !!h);
+    for (let i = hops.length - 1; i >= 0; i--) {
+      if (!isTrusted(hops[i]!)) return hops[i]!;
+    }
+    return hops[0] ?? peer;
+  };
+}
+
+function addEntry(list: BlockList, entry: string): void {
+  const [address, prefix] = entry.split('/');
+  const family = isIP(address ?? '');
+  if (!family) throw new Error(`TRUST_PROXY: "${entry}" is not an IP address or CIDR`);
+  const type = family === 6 ? 'ipv6' : 'ipv4';
+  if (prefix === undefined) list.addAddress(address!, type);
+  else list.addSubnet(address!, Number(prefix), type);
+}
+
+/** "::ffff:10.0.0.1" -> "10.0.0.1"; anything that is not an IP -> null. */
+function normalize(ip: string | undefined): string | null {
+  if (!ip) return null;
+  const plain = ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
+  return isIP(plain) ? plain : null;
+}
