@@ -1,0 +1,117 @@
+import { Writable } from 'node:stream';
+import { createApp, type App } from '../../src/app.ts';
+import { loadConfig, type Config } from '../../src/config.ts';
+import { FakeClock } from './clock.ts';
+import { createTestDatabase, type TestDatabase } from './database.ts';
+
+// Starts a real app on a free loopback port against a fresh database. Logs are captured; every
+// secret the test sends or receives (passwords, tokens, codes) is remembered, and `close()` fails
+// the test when any of them, or any password hash, reached a log line.
+
+export interface GqlResult<T = any> {
+  status: number;
+  headers: Headers;
+  body: { data?: T; errors?: Array<{ message: string; path?: string[]; extensions: Record<string, any> }> };
+}
+
+export interface TestApp {
+  url: string;
+  app: App;
+  db: TestDatabase;
+  clock: FakeClock;
+  config: Config;
+  logs: string[];
+  gql<T = any>(query: string, variables?: Record<string, unknown>, options?: { token?: string; headers?: Record<string, string> }): Promise<GqlResult<T>>;
+  /** Registers a user with a password and returns its token and ids. */
+  register(email: string, password?: string): Promise<{ token: string; userId: string; sessionId: string }>;
+  rememberSecret(value: string): void;
+  leakedSecrets(): string[];
+  close(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  env?: Record<string, string>;
+  /** Adjusts the parsed config (policies that have no environment variable). */
+  configure?: (config: Config) => Config;
+  clock?: FakeClock;
+  db?: TestDatabase;
+}
+
+const SECRET_KEYS = new Set(['password', 'currentPassword', 'newPassword', 'token', 'code']);
+
+/** Fast argon2 parameters for tests that do not measure hashing; the defaults are tested on their own. */
+export const fastHashing = (config: Config): Config => ({
+  ...config,
+  password: { ...config.password, argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 } },
+});
+
+export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const db = options.db ?? (await createTestDatabase());
+  const clock = options.clock ?? new FakeClock();
+  const base = loadConfig({ LOG_LEVEL: 'debug', HOST: '127.0.0.1', ...options.env });
+  const config = (options.configure ?? fastHashing)({ ...base });
+  const logs: string[] = [];
+  const secrets = new Set<string>();
+  const destination = new Writable({
+    write(chunk, _enc, done) {
+      logs.push(...String(chunk).split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const app = createApp({ config, databaseUrl: db.url, clock, logDestination: destination });
+  const url = await app.listen(0, '127.0.0.1');
+
+  const remember = (value: unknown, key?: string): void => {
+    if (typeof value === 'string' && key && SECRET_KEYS.has(key) && value.length >= 6) secrets.add(value);
+    else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) remember(v, k);
+  };
+
+  const gql: TestApp['gql'] = async (query, variables, opts = {}) => {
+    remember(variables);
+    const headers: Record<string, string> = { 'content-type': 'application/json', ...opts.headers };
+    if (opts.token) {
+      secrets.add(opts.token);
+      headers.authorization = `Bearer ${opts.token}`;
+    }
+    const response = await fetch(`${url}/graphql`, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
+    const body = (await response.json()) as GqlResult['body'];
+    remember(body.data);
+    return { status: response.status, headers: response.headers, body };
+  };
+
+  const leakedSecrets = () => {
+    const found: string[] = [];
+    for (const line of logs) {
+      if (line.includes('$argon2')) found.push('a password hash');
+      for (const s of secrets) if (line.includes(s)) found.push(`a secret of ${s.length} characters`);
+    }
+    return found;
+  };
+
+  return {
+    url,
+    app,
+    db,
+    clock,
+    config,
+    logs,
+    gql,
+    async register(email, password = 'correct horse battery') {
+      const r = await gql(
+        `mutation($input: RegisterInput!) { register(input: $input) { token user { id } session { id } } }`,
+        { input: { email, password } },
+      );
+      if (!r.body.data?.register) throw new Error(`register failed: ${JSON.stringify(r.body.errors)}`);
+      const { token, user, session } = r.body.data.register;
+      return { token, userId: user.id, sessionId: session.id };
+    },
+    rememberSecret: (value) => secrets.add(value),
+    leakedSecrets,
+    async close() {
+      await app.close();
+      if (!options.db) await db.drop();
+      const leaked = leakedSecrets();
+      if (leaked.length) throw new Error(`secrets reached the logs: ${[...new Set(leaked)].join(', ')}`);
+    },
+  };
+}
