@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseProxyEntry } from './platform/client-ip.ts';
 
 // One schema for the whole environment (API.md "Environment"). Parsed once at start; a bad value
 // stops the start with a message that names the variable.
@@ -24,7 +25,8 @@ const url = (fallback: string) =>
 
 const envSchema = z.object({
   NODE_ENV: z.string().optional().default('development'),
-  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  // An empty value means unset (as for every variable here), not port 0.
+  PORT: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(0).max(65535).default(4000)),
   HOST: z.string().default('0.0.0.0'),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
@@ -39,10 +41,11 @@ const envSchema = z.object({
   OAUTH_PROVIDERS: list.pipe(z.array(z.string().regex(/^[a-z0-9_-]+$/i, 'provider ids are letters, digits, - and _'))),
   SESSION_COOKIE: bool(false),
   ADMIN_EMAILS: list,
-  TRUST_PROXY: list,
+  TRUST_PROXY: list.pipe(z.array(z.string().refine((e) => parseProxyEntry(e) !== null, 'must be IP addresses or CIDRs'))),
   GRAPHIQL: bool(true).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATA_DIR: z.string().default('.data'),
+  EMBEDDED_POSTGRES_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -98,6 +101,7 @@ export interface Config {
   introspection: boolean;
   logLevel: string;
   dataDir: string;
+  embeddedPostgresPort: number;
   session: SessionPolicy;
   password: PasswordPolicy;
   lockout: LockoutPolicy;
@@ -153,6 +157,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     introspection: !production,
     logLevel: e.LOG_LEVEL,
     dataDir: e.DATA_DIR,
+    embeddedPostgresPort: e.EMBEDDED_POSTGRES_PORT,
     session: { ...defaultSessionPolicy },
     password: { ...defaultPasswordPolicy, argon2: { ...defaultPasswordPolicy.argon2 } },
     lockout: { ...defaultLockoutPolicy },

