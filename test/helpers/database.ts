@@ -10,7 +10,7 @@ export const adminDatabaseUrl = process.env.TEST_DATABASE_URL ?? 'postgresql://p
 export interface TestDatabase {
   name: string;
   url: string;
-  query<T extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<T[]>;
+  query<T = any>(sql: string, params?: unknown[]): Promise<T[]>;
   drop(): Promise<void>;
 }
 
@@ -39,7 +39,7 @@ export async function createTestDatabase({ migrate = true } = {}): Promise<TestD
   return {
     name,
     url,
-    query: async (sql, params) => (await pool.query(sql, params)).rows,
+    query: async <T,>(sql: string, params?: unknown[]) => (await pool.query(sql, params)).rows as T[],
     async drop() {
       await pool.end();
       await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
