@@ -31,7 +31,8 @@ export function databaseUrlFor(name: string): string {
 }
 
 export async function createTestDatabase({ migrate = true } = {}): Promise<TestDatabase> {
-  const name = `portcullis_test_${randomBytes(6).toString('hex')}`;
+  // The creation time in the name lets a later run tell leftovers from databases still in use.
+  const name = `portcullis_test_${Math.floor(Date.now() / 1000)}_${randomBytes(4).toString('hex')}`;
   await admin((c) => c.query(`CREATE DATABASE ${name}`));
   const url = databaseUrlFor(name);
   if (migrate) await applyMigrations(url);

@@ -75,13 +75,21 @@ export function createPasswordService({ db, clock, config, hasher, sessions, met
       }
       const passwordHash = hasher.needsRehash(user.passwordHash) ? await hasher.hash(input.password) : undefined;
       const result = await db.$transaction(async (tx) => {
-        const fresh = await tx.user.update({
-          where: { id: user.id },
+        // Only while the password is still the one just verified: a change committed meanwhile is
+        // neither undone by the re-hash nor bypassed by a session opened with the old password.
+        const { count: updated } = await tx.user.updateMany({
+          where: { id: user.id, passwordHash: user.passwordHash },
           data: { failedLoginCount: 0, lockedUntil: null, lockReason: null, ...(passwordHash && { passwordHash }) },
         });
+        if (updated === 0) return null;
+        const fresh = await tx.user.findUniqueOrThrow({ where: { id: user.id } });
         const { token, session } = await sessions.issue(tx, user.id, 'PASSWORD', client);
         return { token, user: fresh, session };
       });
+      if (!result) {
+        count('failure');
+        throw wrongCredentials();
+      }
       count('success');
       return result;
     },

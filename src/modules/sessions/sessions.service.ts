@@ -48,10 +48,13 @@ export function createSessionsService({ db, clock, policy, onRevoked }: Deps) {
   ): Promise<SessionRevocation[]> {
     const revokedAt = clock.now();
     const live = { ...where, revokedAt: null, expiresAt: { gt: revokedAt }, idleExpiresAt: { gt: revokedAt } };
-    const ids = (await tx.session.findMany({ where: live, select: { id: true } })).map((s) => s.id);
-    if (!ids.length) return [];
-    await tx.session.updateMany({ where: { id: { in: ids }, revokedAt: null }, data: { revokedAt, revokeReason: reason } });
-    return ids.map((sessionId) => ({ sessionId, userId: where.userId, reason, revokedAt }));
+    // One statement, so two revocations racing never both report the same session.
+    const revoked = await tx.session.updateManyAndReturn({
+      where: live,
+      data: { revokedAt, revokeReason: reason },
+      select: { id: true },
+    });
+    return revoked.map(({ id }) => ({ sessionId: id, userId: where.userId, reason, revokedAt }));
   }
 
   function announce(revocations: SessionRevocation[]): number {

@@ -1,0 +1,232 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { startTestApp, type GqlResult, type TestApp } from '../helpers/app.ts';
+import { MINUTE } from '../helpers/clock.ts';
+
+const OLD = 'old password 1';
+const NEW = 'new password 2';
+const PRODUCTION_PREFIX = '$argon2id$v=19$m=19456,t=2,p=1$';
+const FAST_PREFIX = '$argon2id$v=19$m=1024,t=1,p=1$';
+const ME = `{ me { id hasPassword } }`;
+const REGISTER = `mutation($input: RegisterInput!) { register(input: $input) { token user { id hasPassword } } }`;
+const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { token user { id } } }`;
+const CHANGE = `mutation($input: ChangePasswordInput!) { changePassword(input: $input) }`;
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp();
+});
+afterAll(() => t.close());
+
+const login = (email: string, password: string, app = t) => app.gql(LOGIN, { input: { email, password } });
+async function userRow(email: string) {
+  const [row] = await t.db.query(
+    `SELECT id, "passwordHash", "failedLoginCount", ("lockedUntil" AT TIME ZONE 'UTC') AS "lockedUntil" FROM "User" WHERE email = $1`,
+    [email],
+  );
+  return row;
+}
+const sessionsOf = (userId: string) =>
+  t.db.query(`SELECT id, "revokedAt", "revokeReason" FROM "Session" WHERE "userId" = $1 ORDER BY id`, [userId]);
+async function loginCounter(result: string): Promise<number> {
+  const text = await (await fetch(`${t.url}/metrics`)).text();
+  const match = new RegExp(`portcullis_logins_total\\{method="PASSWORD",result="${result}"\\} (\\d+)`).exec(text);
+  return match ? Number(match[1]) : 0;
+}
+function expectCode(r: GqlResult, code: string, status: number) {
+  expect(r.body.errors?.[0]?.extensions.code).toBe(code);
+  expect(r.status).toBe(status);
+}
+async function expectToken(token: string, alive: boolean) {
+  const r = await t.gql(ME, {}, { token });
+  if (alive) expect(r.body.data?.me?.id).toBeTruthy();
+  else expectCode(r, 'UNAUTHENTICATED', 401);
+}
+
+describe('changePassword', () => {
+  it('with the right current password switches the password and revokes the other sessions only', async () => {
+    const me = await t.register('change@example.com', OLD);
+    const others = [(await login('change@example.com', OLD)).body.data.login, (await login('change@example.com', OLD)).body.data.login];
+    const before = (await userRow('change@example.com')).passwordHash;
+
+    const r = await t.gql(CHANGE, { input: { currentPassword: OLD, newPassword: NEW } }, { token: me.token });
+    expect(r.body).toEqual({ data: { changePassword: true } });
+    expect((await userRow('change@example.com')).passwordHash).not.toBe(before);
+    await expectToken(me.token, true);
+    for (const o of others) await expectToken(o.token, false);
+    const rows = await sessionsOf(me.userId);
+    expect(rows.find((s) => s.id === me.sessionId)).toMatchObject({ revokedAt: null, revokeReason: null });
+    expect(rows.filter((s) => s.revokeReason === 'PASSWORD_CHANGED')).toHaveLength(2);
+
+    expectCode(await login('change@example.com', OLD), 'UNAUTHENTICATED', 401);
+    expect((await login('change@example.com', NEW)).body.data.login.user.id).toBe(me.userId);
+  });
+
+  it('without or with a wrong current password answers BAD_USER_INPUT and changes nothing', async () => {
+    const me = await t.register('change-refused@example.com', OLD);
+    const other = (await login('change-refused@example.com', OLD)).body.data.login;
+    const before = (await userRow('change-refused@example.com')).passwordHash;
+
+    for (const input of [{ newPassword: NEW }, { currentPassword: null, newPassword: NEW }, { currentPassword: 'wrong password', newPassword: NEW }]) {
+      const r = await t.gql(CHANGE, { input }, { token: me.token });
+      expectCode(r, 'BAD_USER_INPUT', 400);
+      expect(r.body.data).toBeNull();
+    }
+    expect((await userRow('change-refused@example.com')).passwordHash).toBe(before);
+    expect((await sessionsOf(me.userId)).every((s) => s.revokedAt === null)).toBe(true);
+    await expectToken(other.token, true);
+    expect((await login('change-refused@example.com', OLD)).body.data?.login).toBeTruthy();
+    expectCode(await login('change-refused@example.com', NEW), 'UNAUTHENTICATED', 401);
+  });
+
+  it('lets a passwordless account set a first password without a current one', async () => {
+    const reg = await t.gql(REGISTER, { input: { email: 'first-password@example.com' } });
+    const { token } = reg.body.data.register;
+    expect(reg.body.data.register.user.hasPassword).toBe(false);
+
+    const r = await t.gql(CHANGE, { input: { newPassword: NEW } }, { token });
+    expect(r.body).toEqual({ data: { changePassword: true } });
+    expect((await t.gql(ME, {}, { token })).body.data.me.hasPassword).toBe(true);
+    expect((await userRow('first-password@example.com')).passwordHash).toMatch(/^\$argon2id\$/);
+    expect((await login('first-password@example.com', NEW)).body.data?.login).toBeTruthy();
+    // From now on the account has a password, so the current one is required.
+    expectCode(await t.gql(CHANGE, { input: { newPassword: 'third password' } }, { token }), 'BAD_USER_INPUT', 400);
+  });
+
+  it('refuses a 7-character new password with BAD_USER_INPUT and keeps the old one', async () => {
+    const me = await t.register('change-short@example.com', OLD);
+    const before = (await userRow('change-short@example.com')).passwordHash;
+    const r = await t.gql(CHANGE, { input: { currentPassword: OLD, newPassword: '1234567' } }, { token: me.token });
+    expectCode(r, 'BAD_USER_INPUT', 400);
+    expect((await userRow('change-short@example.com')).passwordHash).toBe(before);
+    expect((await login('change-short@example.com', OLD)).body.data?.login).toBeTruthy();
+  });
+});
+
+describe('oversized passwords', () => {
+  it('answers BAD_USER_INPUT to a 10 KB password on login and register without hashing it', async () => {
+    await t.register('huge@example.com', OLD);
+    const huge = 'x'.repeat(10 * 1024);
+    const failures = await loginCounter('failure');
+    const hash = vi.spyOn(t.app.services.hasher, 'hash');
+    const verify = vi.spyOn(t.app.services.hasher, 'verify');
+    try {
+      expectCode(await login('huge@example.com', huge), 'BAD_USER_INPUT', 400);
+      expectCode(await login('huge-unknown@example.com', huge), 'BAD_USER_INPUT', 400);
+      expectCode(await t.gql(REGISTER, { input: { email: 'huge-new@example.com', password: huge } }), 'BAD_USER_INPUT', 400);
+      expect(hash).not.toHaveBeenCalled();
+      expect(verify).not.toHaveBeenCalled();
+    } finally {
+      hash.mockRestore();
+      verify.mockRestore();
+    }
+    expect(await userRow('huge-new@example.com')).toBeUndefined();
+    expect(await userRow('huge-unknown@example.com')).toBeUndefined();
+    expect((await userRow('huge@example.com')).failedLoginCount).toBe(0);
+    expect(await loginCounter('failure')).toBe(failures);
+  });
+});
+
+describe('hash parameters', () => {
+  it('hashes with argon2id m=19456,t=2,p=1 under the production parameters', async () => {
+    const prod = await startTestApp({ configure: (c) => c });
+    try {
+      await prod.register('prod-hash@example.com', OLD);
+      const [row] = await prod.db.query(`SELECT "passwordHash" FROM "User" WHERE email = $1`, ['prod-hash@example.com']);
+      expect(row!.passwordHash.startsWith(PRODUCTION_PREFIX)).toBe(true);
+      expect((await login('prod-hash@example.com', OLD, prod)).body.data?.login).toBeTruthy();
+    } finally {
+      await prod.close();
+    }
+  });
+
+  it('re-hashes a password made with older parameters on a successful login only', async () => {
+    await t.register('rehash@example.com', OLD);
+    const fast = (await userRow('rehash@example.com')).passwordHash as string;
+    expect(fast.startsWith(FAST_PREFIX)).toBe(true);
+
+    const second = await startTestApp({ db: t.db, clock: t.clock, configure: (c) => c });
+    try {
+      expectCode(await login('rehash@example.com', 'wrong password', second), 'UNAUTHENTICATED', 401);
+      expect((await userRow('rehash@example.com')).passwordHash).toBe(fast);
+      expect((await login('rehash@example.com', OLD, second)).body.data?.login).toBeTruthy();
+      const rehashed = (await userRow('rehash@example.com')).passwordHash as string;
+      expect(rehashed.startsWith(PRODUCTION_PREFIX)).toBe(true);
+      // Logging in again under the same parameters leaves the new hash alone.
+      expect((await login('rehash@example.com', OLD, second)).body.data?.login).toBeTruthy();
+      expect((await userRow('rehash@example.com')).passwordHash).toBe(rehashed);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('does not bring an old password back when a re-hash races a password change', async () => {
+    const me = await t.register('rehash-race@example.com', OLD);
+    const second = await startTestApp({ db: t.db, clock: t.clock, configure: (c) => c });
+    const hasher = second.app.services.hasher;
+    const original = hasher.hash;
+    let release!: () => void;
+    let started!: () => void;
+    const rehashing = new Promise<void>((resolve) => (started = resolve));
+    const spy = vi.spyOn(hasher, 'hash').mockImplementation(async (password) => {
+      started();
+      await new Promise<void>((resolve) => (release = resolve));
+      return original(password);
+    });
+    try {
+      // The login on `second` has verified OLD and is re-hashing it when the password changes.
+      const racing = login('rehash-race@example.com', OLD, second);
+      await rehashing;
+      const change = await t.gql(CHANGE, { input: { currentPassword: OLD, newPassword: NEW } }, { token: me.token });
+      expect(change.body).toEqual({ data: { changePassword: true } });
+      release();
+      expectCode(await racing, 'UNAUTHENTICATED', 401);
+      expect(await sessionsOf(me.userId)).toHaveLength(1);
+      expectCode(await login('rehash-race@example.com', OLD), 'UNAUTHENTICATED', 401);
+      expect((await login('rehash-race@example.com', NEW)).body.data?.login).toBeTruthy();
+    } finally {
+      spy.mockRestore();
+      await second.close();
+    }
+  });
+});
+
+describe('account lockout', () => {
+  it('locks after 10 consecutive wrong passwords for 15 minutes with LOCKED, HTTP 423 and retryAfter', async () => {
+    await t.register('lockout@example.com', OLD);
+    const lockedBefore = await loginCounter('locked');
+    for (let i = 1; i <= 10; i++) {
+      expectCode(await login('lockout@example.com', `wrong password ${i}`), 'UNAUTHENTICATED', 401);
+      if (i === 9) expect((await userRow('lockout@example.com')).failedLoginCount).toBe(9);
+    }
+    expect((await userRow('lockout@example.com')).lockedUntil).toEqual(new Date(t.clock.now().getTime() + 15 * MINUTE));
+
+    const locked = await login('lockout@example.com', OLD);
+    expectCode(locked, 'LOCKED', 423);
+    expect(locked.body.errors?.[0]?.extensions.http).toMatchObject({ status: 423 });
+    expect(locked.body.errors?.[0]?.extensions.retryAfter).toBe(15 * 60);
+    expect(locked.headers.get('retry-after')).toBe('900');
+    expect(locked.body.data).toBeNull();
+    expect(await loginCounter('locked')).toBe(lockedBefore + 1);
+
+    t.clock.advance(10 * MINUTE);
+    const later = await login('lockout@example.com', OLD);
+    expectCode(later, 'LOCKED', 423);
+    expect(later.body.errors?.[0]?.extensions.retryAfter).toBe(5 * 60);
+
+    t.clock.advance(5 * MINUTE + 1000);
+    expect((await login('lockout@example.com', OLD)).body.data?.login).toBeTruthy();
+    expect(await userRow('lockout@example.com')).toMatchObject({ failedLoginCount: 0, lockedUntil: null });
+  });
+
+  it('resets the failure count on a successful login before the threshold', async () => {
+    await t.register('lockout-reset@example.com', OLD);
+    for (let i = 0; i < 9; i++) await login('lockout-reset@example.com', 'wrong password');
+    expect((await userRow('lockout-reset@example.com')).failedLoginCount).toBe(9);
+    expect((await login('lockout-reset@example.com', OLD)).body.data?.login).toBeTruthy();
+    expect((await userRow('lockout-reset@example.com')).failedLoginCount).toBe(0);
+    // Nine more failures: 18 in all, but never 10 in a row, so the account is not locked.
+    for (let i = 0; i < 9; i++) await login('lockout-reset@example.com', 'wrong password');
+    expect((await login('lockout-reset@example.com', OLD)).body.data?.login).toBeTruthy();
+    expect(await userRow('lockout-reset@example.com')).toMatchObject({ failedLoginCount: 0, lockedUntil: null });
+  });
+});
