@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseRuleOverrides, type RateLimitRule } from './modules/rate-limit/rate-limit-rules.ts';
 import { parseProxyEntry } from './platform/client-ip.ts';
 
 // One schema for the whole environment (API.md "Environment"). Parsed once at start; a bad value
@@ -45,6 +46,17 @@ const envSchema = z.object({
   GRAPHIQL: bool(true).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATA_DIR: z.string().default('.data'),
+  RATE_LIMITS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      try {
+        return parseRuleOverrides(v ?? '');
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
   EMBEDDED_POSTGRES_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
 });
 
@@ -105,6 +117,8 @@ export interface Config {
   session: SessionPolicy;
   password: PasswordPolicy;
   lockout: LockoutPolicy;
+  /** Replacements for the default limits declared on GraphQL fields, by operation name. */
+  rateLimits: Record<string, RateLimitRule[]>;
 }
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -161,6 +175,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     session: { ...defaultSessionPolicy },
     password: { ...defaultPasswordPolicy, argon2: { ...defaultPasswordPolicy.argon2 } },
     lockout: { ...defaultLockoutPolicy },
+    rateLimits: e.RATE_LIMITS,
   };
   return deepFreeze(config);
 }

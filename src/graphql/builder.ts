@@ -1,8 +1,10 @@
 import SchemaBuilder from '@pothos/core';
+import DirectivesPlugin from '@pothos/plugin-directives';
 import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import type PrismaTypes from '../generated/pothos-types.ts';
+import type { RateLimitKey } from '../modules/rate-limit/rate-limit-rules.ts';
 import { getDatamodel } from '../generated/pothos-types.ts';
 import { forbidden, unauthenticated } from '../errors.ts';
 import type { GraphQLContext } from './context.ts';
@@ -14,8 +16,11 @@ export const builder = new SchemaBuilder<{
   AuthScopes: { user: boolean; admin: boolean };
   Scalars: { DateTime: { Input: Date; Output: Date } };
   DefaultFieldNullability: false;
+  Directives: {
+    rateLimit: { locations: 'FIELD_DEFINITION'; args: { limit: number; window: string; by: RateLimitKey[] } };
+  };
 }>({
-  plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin],
+  plugins: [ScopeAuthPlugin, DirectivesPlugin, PrismaPlugin, RelayPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
     authorizeOnSubscribe: true,

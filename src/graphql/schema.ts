@@ -1,6 +1,8 @@
-import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { printSchemaWithDirectives } from '@graphql-tools/utils';
+import { GraphQLEnumType, GraphQLSchema, lexicographicSortSchema } from 'graphql';
 import { builder } from './builder.ts';
 import './scalars.ts';
+import { enforceRateLimits, rateLimitDirective } from './security/rate-limit.ts';
 import '../modules/sessions/sessions.schema.ts';
 import '../modules/users/users.schema.ts';
 import '../modules/password/password.schema.ts';
@@ -9,11 +11,25 @@ let schema: GraphQLSchema | undefined;
 
 /** Built once per process and shared by every app instance. */
 export function getSchema(): GraphQLSchema {
-  schema ??= builder.toSchema({ sortSchema: true });
+  if (schema) return schema;
+  const built = builder.toSchema({ sortSchema: true });
+  const keyType = built.getType('RateLimitKey') as GraphQLEnumType;
+  schema = new GraphQLSchema({ ...built.toConfig(), directives: [...built.getDirectives(), rateLimitDirective(keyType)] });
+  enforceRateLimits(schema);
   return schema;
 }
 
-/** The committed schema.graphql: sorted, so diffs stay readable. */
+/**
+ * The committed schema.graphql: sorted so diffs stay readable, with the directives applied to
+ * fields, and directive arguments in their declared order (limit, window, by).
+ */
 export function printedSchema(): string {
-  return `${printSchema(lexicographicSortSchema(getSchema()))}\n`;
+  const sorted = lexicographicSortSchema(getSchema());
+  const keyType = sorted.getType('RateLimitKey') as GraphQLEnumType;
+  const printable = new GraphQLSchema({
+    ...sorted.toConfig(),
+    directives: sorted.getDirectives().map((d) => (d.name === 'rateLimit' ? rateLimitDirective(keyType) : d)),
+  });
+  // Directives are read from AST nodes only; Pothos also keeps a copy in extensions.
+  return `${printSchemaWithDirectives(printable, { pathToDirectivesInExtensions: ['astNodeOnly'] })}\n`;
 }

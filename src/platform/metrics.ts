@@ -5,13 +5,18 @@ import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'portcullis_process_' });
-  const logins = new Counter({
-    name: 'portcullis_logins_total',
-    help: 'Sign-in attempts by method and result',
-    labelNames: ['method', 'result'] as const,
-    registers: [registry],
-  });
-  return { registry, logins };
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new Counter<L>({ name, help, labelNames, registers: [registry] });
+  return {
+    registry,
+    logins: counter('portcullis_logins_total', 'Sign-in attempts by method and result', ['method', 'result']),
+    rateLimited: counter('portcullis_rate_limited_total', 'Operations refused by a rate limit', ['operation']),
+    accountLockouts: counter('portcullis_account_lockouts_total', 'Accounts locked after repeated failed logins'),
+    rateLimitFallbacks: counter(
+      'portcullis_rate_limit_fallback_total',
+      'Rate-limit checks counted in process because Redis did not answer',
+    ),
+  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

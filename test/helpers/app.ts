@@ -37,6 +37,12 @@ export interface TestAppOptions {
   db?: TestDatabase;
 }
 
+/**
+ * Tests of other features sign in far more often than a person would from one address; limits
+ * are tested on their own (test/security/) with their defaults or with RATE_LIMITS set.
+ */
+export const relaxedRateLimits = 'register=10000/1h:IP;login=10000/15m:IP+EMAIL,10000/15m:IP';
+
 const SECRET_KEYS = new Set(['password', 'currentPassword', 'newPassword', 'token', 'code']);
 
 /** Fast argon2 parameters for tests that do not measure hashing; the defaults are tested on their own. */
@@ -48,7 +54,7 @@ export const fastHashing = (config: Config): Config => ({
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const db = options.db ?? (await createTestDatabase());
   const clock = options.clock ?? new FakeClock();
-  const base = loadConfig({ LOG_LEVEL: 'debug', HOST: '127.0.0.1', ...options.env });
+  const base = loadConfig({ LOG_LEVEL: 'debug', HOST: '127.0.0.1', RATE_LIMITS: relaxedRateLimits, ...options.env });
   const config = (options.configure ?? fastHashing)({ ...base });
   const logs: string[] = [];
   const secrets = new Set<string>();

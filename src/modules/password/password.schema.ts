@@ -1,4 +1,5 @@
 import { builder } from '../../graphql/builder.ts';
+import { rateLimits } from '../../graphql/security/rate-limit.ts';
 import { AuthPayload, signedIn } from '../sessions/sessions.schema.ts';
 
 const LoginInput = builder.inputType('LoginInput', {
@@ -15,6 +16,7 @@ const ChangePasswordInput = builder.inputType('ChangePasswordInput', {
 builder.mutationField('login', (t) =>
   t.field({
     type: AuthPayload,
+    directives: rateLimits('10/15m:IP+EMAIL', '100/15m:IP'),
     args: { input: t.arg({ type: LoginInput, required: true }) },
     resolve: async (_root, { input }, ctx) => signedIn(ctx, await ctx.services.password.login(input, ctx.client)),
   }),
@@ -23,6 +25,7 @@ builder.mutationField('login', (t) =>
 builder.mutationField('changePassword', (t) =>
   t.boolean({
     authScopes: { user: true },
+    directives: rateLimits('10/15m:USER'),
     description: "Sets a new password and revokes the user's other sessions",
     args: { input: t.arg({ type: ChangePasswordInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {

@@ -47,6 +47,7 @@ export function createPasswordService({ db, clock, config, hasher, sessions, met
       where: { id: user.id },
       data: { lockedUntil, lockReason: 'Too many failed sign-in attempts', failedLoginCount: 0 },
     });
+    metrics.accountLockouts.inc();
     log.warn({ userId: user.id }, 'account locked after repeated failed logins');
   }
 

@@ -1,5 +1,6 @@
 import { builder } from '../../graphql/builder.ts';
 import { Role } from '../../graphql/scalars.ts';
+import { rateLimits } from '../../graphql/security/rate-limit.ts';
 import { AuthPayload, signedIn } from '../sessions/sessions.schema.ts';
 
 export const User = builder.prismaObject('User', {
@@ -38,6 +39,7 @@ builder.queryField('me', (t) =>
 builder.mutationField('register', (t) =>
   t.field({
     type: AuthPayload,
+    directives: rateLimits('10/1h:IP'),
     args: { input: t.arg({ type: RegisterInput, required: true }) },
     resolve: async (_root, { input }, ctx) => signedIn(ctx, await ctx.services.users.register(input, ctx.client)),
   }),

@@ -1,0 +1,56 @@
+import {
+  DirectiveLocation, GraphQLDirective, GraphQLEnumType, GraphQLInt, GraphQLList, GraphQLNonNull, GraphQLString,
+  type GraphQLFieldResolver, type GraphQLSchema,
+} from 'graphql';
+import { parseRule, rateLimitKeys, type RateLimitRule } from '../../modules/rate-limit/rate-limit-rules.ts';
+import { builder } from '../builder.ts';
+import type { GraphQLContext } from '../context.ts';
+
+// `@rateLimit(limit, window, by)` declares a field's default limits in the schema itself; the
+// resolver of every such field is wrapped so each execution counts, whatever the transport, and
+// however many aliases ask for it. RATE_LIMITS may replace the defaults per operation.
+
+builder.enumType('RateLimitKey', {
+  description: 'What a rate limit counts per: the client IP, the email in the input, or the signed-in user',
+  values: rateLimitKeys,
+});
+
+/** `directives: rateLimits('10/15m:IP+EMAIL', '100/15m:IP')` on a field. */
+export function rateLimits(...rules: string[]) {
+  return rules.map((text) => ({ name: 'rateLimit' as const, args: parseRule(text) }));
+}
+
+export function rateLimitDirective(keyType: GraphQLEnumType): GraphQLDirective {
+  return new GraphQLDirective({
+    name: 'rateLimit',
+    description: 'At most `limit` executions per `window` (30s, 15m, 1h, 1d), counted per the `by` keys together',
+    locations: [DirectiveLocation.FIELD_DEFINITION],
+    isRepeatable: true,
+    args: {
+      limit: { type: new GraphQLNonNull(GraphQLInt) },
+      window: { type: new GraphQLNonNull(GraphQLString) },
+      by: { type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(keyType))) },
+    },
+  });
+}
+
+/** Wraps the resolver of every root field that carries @rateLimit. Run once on the built schema. */
+export function enforceRateLimits(schema: GraphQLSchema): void {
+  for (const root of [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()]) {
+    for (const field of Object.values(root?.getFields() ?? {})) {
+      const declared = (field.extensions.directives ?? []) as Array<{ name: string; args: RateLimitRule }>;
+      const rules = declared.filter((d) => d.name === 'rateLimit').map((d) => d.args);
+      if (!rules.length || !field.resolve) continue;
+      const resolve = field.resolve as GraphQLFieldResolver<unknown, GraphQLContext>;
+      field.resolve = async (source, args, ctx: GraphQLContext, info) => {
+        const input = (args.input ?? args) as { email?: unknown };
+        await ctx.services.rateLimits.enforce(field.name, rules, {
+          ip: ctx.client.ipAddress,
+          email: typeof input.email === 'string' ? input.email : null,
+          userId: ctx.viewer?.user.id ?? null,
+        });
+        return resolve(source, args, ctx, info);
+      };
+    }
+  }
+}
