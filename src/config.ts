@@ -83,6 +83,15 @@ export interface LockoutPolicy {
   durationMs: number;
 }
 
+export interface GraphQLLimits {
+  maxDepth: number;
+  maxAliases: number;
+  maxCost: number;
+  maxTokens: number;
+  /** Larger request bodies are refused with 413 before they are read. */
+  maxBodyBytes: number;
+}
+
 export interface OAuthProviderConfig {
   id: string;
   name: string;
@@ -119,6 +128,7 @@ export interface Config {
   lockout: LockoutPolicy;
   /** Replacements for the default limits declared on GraphQL fields, by operation name. */
   rateLimits: Record<string, RateLimitRule[]>;
+  graphqlLimits: GraphQLLimits;
 }
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -137,6 +147,14 @@ export const defaultPasswordPolicy: PasswordPolicy = {
 };
 
 export const defaultLockoutPolicy: LockoutPolicy = { threshold: 10, durationMs: 15 * 60 * 1000 };
+
+export const defaultGraphQLLimits: GraphQLLimits = {
+  maxDepth: 10,
+  maxAliases: 15,
+  maxCost: 5000,
+  maxTokens: 1000,
+  maxBodyBytes: 100 * 1024,
+};
 
 export class ConfigError extends Error {}
 
@@ -176,6 +194,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     password: { ...defaultPasswordPolicy, argon2: { ...defaultPasswordPolicy.argon2 } },
     lockout: { ...defaultLockoutPolicy },
     rateLimits: e.RATE_LIMITS,
+    graphqlLimits: { ...defaultGraphQLLimits },
   };
   return deepFreeze(config);
 }

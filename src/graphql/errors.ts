@@ -3,6 +3,7 @@ import type { Plugin } from 'graphql-yoga';
 import { AppError, errorStatus } from '../errors.ts';
 import type { Logger } from '../platform/logger.ts';
 import { currentRequestId } from '../platform/request-scope.ts';
+import { withoutSuggestions } from './security/hardening.ts';
 
 // The error model of API.md: every error carries extensions.code and extensions.requestId, and
 // http.status / retryAfter where they apply. Unexpected errors are masked; their cause is logged
@@ -43,7 +44,7 @@ export function createErrorMasker(log: Logger) {
 }
 
 /** Adds code and requestId to every error of a result (parse and validation errors included) and logs it. */
-export function useErrorExtensions(log: Logger): Plugin {
+export function useErrorExtensions(log: Logger, { hideSuggestions = false } = {}): Plugin {
   const complete = (error: GraphQLError): GraphQLError => {
     const requestId = currentRequestId();
     const code = (error.extensions.code as string | undefined) ?? 'BAD_USER_INPUT';
@@ -52,8 +53,9 @@ export function useErrorExtensions(log: Logger): Plugin {
       const message = error.originalError instanceof AppError ? error.message : undefined;
       log.info({ requestId, errorCode: code, path: error.path?.join('.'), error: message }, 'request error');
     }
-    if (error.extensions.code && error.extensions.requestId) return error;
-    return new GraphQLError(error.message, {
+    const message = hideSuggestions ? withoutSuggestions(error.message) : error.message;
+    if (error.extensions.code && error.extensions.requestId && message === error.message) return error;
+    return new GraphQLError(message, {
       nodes: error.nodes,
       source: error.source,
       positions: error.positions,

@@ -12,6 +12,7 @@ import type { GraphQLContext } from './context.ts';
 import { CSRF_HEADER, resolveViewer, sessionCookie } from './credentials.ts';
 import { createErrorMasker, useErrorExtensions } from './errors.ts';
 import { getSchema } from './schema.ts';
+import { useHardening } from './security/hardening.ts';
 
 export interface ServerContext {
   req: IncomingMessage;
@@ -44,8 +45,11 @@ export function createGraphQLServer({ config, db, services, log, metrics, client
       error: (...args) => log.debug({ yoga: args.map(String) }),
     },
     plugins: [
-      useErrorExtensions(log),
-      usePrometheus({ endpoint: '/metrics', registry: metrics.registry }),
+      useHardening({ limits: config.graphqlLimits, maxTokens: config.graphqlLimits.maxTokens, production: config.production }),
+      useErrorExtensions(log, { hideSuggestions: config.production }),
+      // No `url` label: it holds the whole query string (GET variables, passwords included) and
+      // makes a new series for every distinct URL a client cares to send.
+      usePrometheus({ endpoint: '/metrics', registry: metrics.registry, labels: { url: false } }),
     ],
     context: async ({ request, req, res }): Promise<GraphQLContext> => {
       const { viewer, staleCookie } = await resolveViewer(

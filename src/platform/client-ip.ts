@@ -25,13 +25,23 @@ export function createClientIpResolver(trustProxy: readonly string[]): ClientIpR
   };
 }
 
-function addEntry(list: BlockList, entry: string): void {
-  const [address, prefix] = entry.split('/');
-  const family = isIP(address ?? '');
-  if (!family) throw new Error(`TRUST_PROXY: "${entry}" is not an IP address or CIDR`);
+/** An address or CIDR of TRUST_PROXY, or null when the entry is neither (config.ts rejects those). */
+export function parseProxyEntry(entry: string): { address: string; prefix?: number; type: 'ipv4' | 'ipv6' } | null {
+  // The prefix must be written out: "10.0.0.0/" would otherwise read as /0 and trust every address.
+  const match = /^([^/]+)(?:\/(\d{1,3}))?$/.exec(entry);
+  const family = match ? isIP(match[1]!) : 0;
+  if (!match || !family) return null;
   const type = family === 6 ? 'ipv6' : 'ipv4';
-  if (prefix === undefined) list.addAddress(address!, type);
-  else list.addSubnet(address!, Number(prefix), type);
+  const prefix = match[2] === undefined ? undefined : Number(match[2]);
+  if (prefix !== undefined && prefix > (type === 'ipv6' ? 128 : 32)) return null;
+  return { address: match[1]!, prefix, type };
+}
+
+function addEntry(list: BlockList, entry: string): void {
+  const parsed = parseProxyEntry(entry);
+  if (!parsed) throw new Error(`TRUST_PROXY: "${entry}" is not an IP address or CIDR`);
+  if (parsed.prefix === undefined) list.addAddress(parsed.address, parsed.type);
+  else list.addSubnet(parsed.address, parsed.prefix, parsed.type);
 }
 
 /** "::ffff:10.0.0.1" -> "10.0.0.1"; anything that is not an IP -> null. */

@@ -6,7 +6,8 @@ export type Db = InstanceType<typeof PrismaClient>;
 export type Tx = Parameters<Parameters<Db['$transaction']>[0]>[0];
 
 export function createDb(databaseUrl: string, maxConnections = 10): Db {
-  const adapter = new PrismaPg({ connectionString: databaseUrl, max: maxConnections });
+  // A database that stops answering fails requests after 5 s instead of holding them forever.
+  const adapter = new PrismaPg({ connectionString: databaseUrl, max: maxConnections, connectionTimeoutMillis: 5000 });
   return new PrismaClient({ adapter });
 }
 

@@ -13,6 +13,24 @@ export function createRedis(url: string, prefix: string): Redis {
   });
 }
 
-export async function pingRedis(redis: Redis): Promise<void> {
+/**
+ * Commands fail at once while the client is (re)connecting (no offline queue), so a probe right
+ * after start would report Redis down although it answers a few milliseconds later: wait up to
+ * `connectMs` for the connection, then ping.
+ */
+export async function pingRedis(redis: Redis, connectMs = 1500): Promise<void> {
+  if (redis.status !== 'ready') {
+    await new Promise<void>((resolve, reject) => {
+      const onReady = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        redis.off('ready', onReady);
+        reject(new Error(`redis not connected (${redis.status})`));
+      }, connectMs);
+      redis.once('ready', onReady);
+    });
+  }
   await redis.ping();
 }

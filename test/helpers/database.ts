@@ -37,6 +37,8 @@ export async function createTestDatabase({ migrate = true } = {}): Promise<TestD
   const url = databaseUrlFor(name);
   if (migrate) await applyMigrations(url);
   const pool = new pg.Pool({ connectionString: url, max: 2 });
+  // DROP … WITH (FORCE) may end idle connections that pool.end() has not closed yet.
+  pool.on('error', () => {});
   return {
     name,
     url,
