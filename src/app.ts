@@ -1,8 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import type { DestinationStream } from 'pino';
 import type { Config } from './config.ts';
+import { createErrorCompleter } from './graphql/errors.ts';
+import { attachWebSocketServer } from './graphql/websocket.ts';
 import { createGraphQLServer } from './graphql/yoga.ts';
-import { serveProbe } from './http-routes.ts';
+import { refuseOversizedBody, serveProbe } from './http-routes.ts';
 import { createClientIpResolver } from './platform/client-ip.ts';
 import { systemClock, type Clock } from './platform/clock.ts';
 import { createDb, pingDb } from './platform/db.ts';
@@ -38,7 +40,8 @@ export function createApp({ config, databaseUrl, clock = systemClock, log: given
   const metrics = createMetrics();
   const services = createServices({ db, clock, config, log, metrics, redis });
   const clientIp = createClientIpResolver(config.trustProxy);
-  const yoga = createGraphQLServer({ config, db, services, log, metrics, clientIp });
+  const completeError = createErrorCompleter(log, { hideSuggestions: config.production });
+  const yoga = createGraphQLServer({ config, db, services, log, metrics, clientIp, completeError });
   const probes = {
     checks: { database: () => pingDb(db), ...(redis && { redis: () => pingRedis(redis) }) },
   };
@@ -50,6 +53,7 @@ export function createApp({ config, databaseUrl, clock = systemClock, log: given
       try {
         const path = (req.url ?? '/').split('?')[0]!;
         if (await serveProbe(req, res, path, probes)) return;
+        if (refuseOversizedBody(req, res, config.graphqlLimits.maxBodyBytes, requestId)) return;
         await yoga.handle(req, res, { req, res });
       } catch (err) {
         log.error({ err, requestId }, 'request failed');
@@ -58,6 +62,8 @@ export function createApp({ config, databaseUrl, clock = systemClock, log: given
       }
     });
   });
+
+  const websocket = attachWebSocketServer({ server, yoga, config, services, log, clientIp, completeError });
 
   return {
     server,
@@ -74,6 +80,7 @@ export function createApp({ config, databaseUrl, clock = systemClock, log: given
       }),
     async close() {
       // Stop accepting, let in-flight requests finish, then release the pool and Redis.
+      await websocket.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

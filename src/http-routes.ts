@@ -31,6 +31,26 @@ export async function serveProbe(req: IncomingMessage, res: ServerResponse, path
   return false;
 }
 
+/**
+ * Refuses a request body over `maxBytes` before it is read (413), and a body of unknown length
+ * (411), so a client cannot make the server buffer an arbitrary document. Returns true when it
+ * answered.
+ */
+export function refuseOversizedBody(req: IncomingMessage, res: ServerResponse, maxBytes: number, requestId: string): boolean {
+  if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return false;
+  const length = req.headers['content-length'];
+  const error = (status: number, message: string) => {
+    json(res, status, { errors: [{ message, extensions: { code: 'BAD_USER_INPUT', requestId, http: { status } } }] });
+    req.resume();
+    return true;
+  };
+  if (length === undefined) {
+    return req.headers['transfer-encoding'] ? error(411, 'A request body must declare its Content-Length') : false;
+  }
+  if (!/^\d+$/.test(length) || Number(length) > maxBytes) return error(413, `Request body is larger than ${maxBytes} bytes`);
+  return false;
+}
+
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {

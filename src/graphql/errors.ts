@@ -43,9 +43,11 @@ export function createErrorMasker(log: Logger) {
   };
 }
 
-/** Adds code and requestId to every error of a result (parse and validation errors included) and logs it. */
-export function useErrorExtensions(log: Logger, { hideSuggestions = false } = {}): Plugin {
-  const complete = (error: GraphQLError): GraphQLError => {
+export type ErrorCompleter = (error: GraphQLError) => GraphQLError;
+
+/** Adds code and requestId to an error (parse and validation errors included) and logs it once. */
+export function createErrorCompleter(log: Logger, { hideSuggestions = false } = {}): ErrorCompleter {
+  return (error) => {
     const requestId = currentRequestId();
     const code = (error.extensions.code as string | undefined) ?? 'BAD_USER_INPUT';
     if (code !== INTERNAL) {
@@ -64,6 +66,10 @@ export function useErrorExtensions(log: Logger, { hideSuggestions = false } = {}
       extensions: { ...error.extensions, code, requestId },
     });
   };
+}
+
+/** Completes the errors of every HTTP result; the WebSocket transport uses the same completer. */
+export function useErrorExtensions(complete: ErrorCompleter): Plugin {
   return {
     onResultProcess({ result, setResult }) {
       if (Symbol.asyncIterator in (result as object)) return;

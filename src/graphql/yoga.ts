@@ -7,16 +7,25 @@ import type { ClientIpResolver } from '../platform/client-ip.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import { currentRequestId } from '../platform/request-scope.ts';
+import type { ClientInfo, Viewer } from '../modules/sessions/sessions.service.ts';
 import type { Services } from '../services.ts';
 import type { GraphQLContext } from './context.ts';
 import { CSRF_HEADER, resolveViewer, sessionCookie } from './credentials.ts';
-import { createErrorMasker, useErrorExtensions } from './errors.ts';
+import { createErrorMasker, useErrorExtensions, type ErrorCompleter } from './errors.ts';
 import { getSchema } from './schema.ts';
 import { useHardening } from './security/hardening.ts';
 
+/** What a WebSocket operation brings instead of an HTTP request: resolved at connection_init. */
+export interface SocketOperation {
+  requestId: string;
+  viewer: Viewer | null;
+  client: ClientInfo;
+}
+
 export interface ServerContext {
   req: IncomingMessage;
-  res: ServerResponse;
+  res?: ServerResponse;
+  socketOperation?: SocketOperation;
 }
 
 interface Deps {
@@ -26,9 +35,10 @@ interface Deps {
   log: Logger;
   metrics: Metrics;
   clientIp: ClientIpResolver;
+  completeError: ErrorCompleter;
 }
 
-export function createGraphQLServer({ config, db, services, log, metrics, clientIp }: Deps) {
+export function createGraphQLServer({ config, db, services, log, metrics, clientIp, completeError }: Deps) {
   return createYoga<ServerContext, GraphQLContext>({
     schema: getSchema(),
     graphqlEndpoint: '/graphql',
@@ -46,12 +56,14 @@ export function createGraphQLServer({ config, db, services, log, metrics, client
     },
     plugins: [
       useHardening({ limits: config.graphqlLimits, maxTokens: config.graphqlLimits.maxTokens, production: config.production }),
-      useErrorExtensions(log, { hideSuggestions: config.production }),
+      useErrorExtensions(completeError),
       // No `url` label: it holds the whole query string (GET variables, passwords included) and
       // makes a new series for every distinct URL a client cares to send.
       usePrometheus({ endpoint: '/metrics', registry: metrics.registry, labels: { url: false } }),
     ],
-    context: async ({ request, req, res }): Promise<GraphQLContext> => {
+    context: async ({ request, req, res, socketOperation }): Promise<GraphQLContext> => {
+      const shared = { services, db };
+      if (socketOperation) return { ...shared, ...socketOperation, setSessionCookie: () => {} };
       const { viewer, staleCookie } = await resolveViewer(
         {
           authorization: request.headers.get('authorization'),
@@ -63,20 +75,21 @@ export function createGraphQLServer({ config, db, services, log, metrics, client
         config.sessionCookie,
       );
       const setSessionCookie = (token: string | null, expiresAt?: Date) => {
-        if (config.sessionCookie) res.appendHeader('Set-Cookie', sessionCookie(token, expiresAt));
+        if (config.sessionCookie) res?.appendHeader('Set-Cookie', sessionCookie(token, expiresAt));
       };
       if (staleCookie) setSessionCookie(null);
       return {
+        ...shared,
         requestId: currentRequestId(),
         viewer,
         client: {
           ipAddress: clientIp(req.socket.remoteAddress, request.headers.get('x-forwarded-for')),
           userAgent: request.headers.get('user-agent'),
         },
-        services,
-        db,
         setSessionCookie,
       };
     },
   });
 }
+
+export type GraphQLServer = ReturnType<typeof createGraphQLServer>;

