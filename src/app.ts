@@ -3,11 +3,13 @@ import type { DestinationStream } from 'pino';
 import type { Config } from './config.ts';
 import { createErrorCompleter } from './graphql/errors.ts';
 import { attachWebSocketServer } from './graphql/websocket.ts';
+import { opensEventStream } from './graphql/sse.ts';
 import { createGraphQLServer } from './graphql/yoga.ts';
 import { refuseOversizedBody, serveProbe } from './http-routes.ts';
 import { createClientIpResolver } from './platform/client-ip.ts';
 import { systemClock, type Clock } from './platform/clock.ts';
 import { createDb, pingDb } from './platform/db.ts';
+import { createEvents } from './platform/events.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
 import { createMetrics } from './platform/metrics.ts';
 import { createRedis, pingRedis, type Redis } from './platform/redis.ts';
@@ -27,6 +29,8 @@ export interface App {
   server: Server;
   log: Logger;
   services: ReturnType<typeof createServices>;
+  /** Closes sockets whose session has ended (run by a timer; tests call it after moving the clock). */
+  closeEndedSessions(): Promise<number>;
   listen(port?: number, host?: string): Promise<string>;
   close(): Promise<void>;
 }
@@ -38,7 +42,8 @@ export function createApp({ config, databaseUrl, clock = systemClock, log: given
   const redis: Redis | undefined = config.redisUrl ? createRedis(config.redisUrl, config.redisPrefix) : undefined;
   redis?.on('error', (err) => log.warn({ err: { message: err.message } }, 'redis error'));
   const metrics = createMetrics();
-  const services = createServices({ db, clock, config, log, metrics, redis });
+  const events = createEvents({ redisUrl: config.redisUrl, prefix: config.redisPrefix, log });
+  const services = createServices({ db, clock, config, log, metrics, redis, events });
   const clientIp = createClientIpResolver(config.trustProxy);
   const completeError = createErrorCompleter(log, { hideSuggestions: config.production });
   const yoga = createGraphQLServer({ config, db, services, log, metrics, clientIp, completeError });
@@ -54,6 +59,10 @@ export function createApp({ config, databaseUrl, clock = systemClock, log: given
         const path = (req.url ?? '/').split('?')[0]!;
         if (await serveProbe(req, res, path, probes)) return;
         if (refuseOversizedBody(req, res, config.graphqlLimits.maxBodyBytes, requestId)) return;
+        if (opensEventStream(req.headers, req.method)) {
+          metrics.sseStreams.inc();
+          res.once('close', () => metrics.sseStreams.dec());
+        }
         await yoga.handle(req, res, { req, res });
       } catch (err) {
         log.error({ err, requestId }, 'request failed');
@@ -63,12 +72,13 @@ export function createApp({ config, databaseUrl, clock = systemClock, log: given
     });
   });
 
-  const websocket = attachWebSocketServer({ server, yoga, config, services, log, clientIp, completeError });
+  const websocket = attachWebSocketServer({ server, yoga, config, services, log, clientIp, completeError, events, metrics });
 
   return {
     server,
     log,
     services,
+    closeEndedSessions: () => websocket.closeEndedSessions(),
     listen: (port = config.port, host = config.host) =>
       new Promise((resolve, reject) => {
         server.once('error', reject);
@@ -86,6 +96,7 @@ export function createApp({ config, databaseUrl, clock = systemClock, log: given
         server.closeIdleConnections();
       });
       await db.$disconnect();
+      await events.close();
       if (redis) await redis.quit().catch(() => redis.disconnect());
     },
   };

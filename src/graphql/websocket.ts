@@ -7,7 +7,9 @@ import { WebSocketServer } from 'ws';
 import type { Config } from '../config.ts';
 import type { ClientInfo, Viewer } from '../modules/sessions/sessions.service.ts';
 import type { ClientIpResolver } from '../platform/client-ip.ts';
+import type { Events } from '../platform/events.ts';
 import type { Logger } from '../platform/logger.ts';
+import type { Metrics } from '../platform/metrics.ts';
 import { requestScope } from '../platform/request-scope.ts';
 import type { Services } from '../services.ts';
 import { SESSION_COOKIE_NAME, readCookie, resolveViewer } from './credentials.ts';
@@ -24,7 +26,12 @@ type ConnectionState = {
   token?: string | null;
   viewer?: Viewer | null;
   client?: ClientInfo;
+  stopWatching?: () => void;
 };
+
+/** Grace between delivering a revocation to the socket's subscriptions and closing it. */
+const CLOSE_GRACE_MS = 50;
+const SWEEP_INTERVAL_MS = 30_000;
 
 interface Deps {
   server: Server;
@@ -34,11 +41,13 @@ interface Deps {
   log: Logger;
   clientIp: ClientIpResolver;
   completeError: ErrorCompleter;
+  events: Events;
+  metrics: Metrics;
 }
 
 type Roots = { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown };
 
-export function attachWebSocketServer({ server, yoga, config, services, log, clientIp, completeError }: Deps) {
+export function attachWebSocketServer({ server, yoga, config, services, log, clientIp, completeError, events, metrics }: Deps) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.graphqlLimits.maxBodyBytes });
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? '').split('?')[0];
@@ -51,6 +60,43 @@ export function attachWebSocketServer({ server, yoga, config, services, log, cli
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   };
   server.on('upgrade', onUpgrade);
+  wss.on('connection', (socket) => {
+    metrics.wsConnections.inc();
+    socket.once('close', () => metrics.wsConnections.dec());
+  });
+
+  const authenticated = new Set<ConnectionState & { socket: { close(code: number, reason: string): void } }>();
+  const closeForbidden = (state: { socket: { close(code: number, reason: string): void } }, reason: string) =>
+    state.socket.close(4403, reason);
+
+  /** Closes the connections whose session was revoked or has expired (revocations are also pushed). */
+  async function closeEndedSessions(): Promise<number> {
+    let closed = 0;
+    for (const state of authenticated) {
+      if (!(await services.sessions.authenticate(state.token ?? '', { touch: false }))) {
+        authenticated.delete(state);
+        closeForbidden(state, 'Session ended');
+        closed++;
+      }
+    }
+    return closed;
+  }
+  const sweep = setInterval(() => void closeEndedSessions().catch((err) => log.warn({ err }, 'websocket sweep failed')), SWEEP_INTERVAL_MS);
+  sweep.unref();
+
+  /** Closes the socket (4403) right after its own session is revoked, on whichever instance. */
+  function watchOwnSession(state: ConnectionState & { socket: { close(code: number, reason: string): void } }, viewer: Viewer) {
+    const revocations = events.sessionRevoked(viewer.user.id);
+    state.stopWatching = () => void revocations.return(undefined);
+    void (async () => {
+      for await (const event of revocations) {
+        if (event.sessionId !== viewer.session.id) continue;
+        authenticated.delete(state);
+        setTimeout(() => closeForbidden(state, 'Session revoked'), CLOSE_GRACE_MS);
+        return;
+      }
+    })().catch((err) => log.warn({ err }, 'websocket revocation watch failed'));
+  }
 
   const completeResult = (result: ExecutionResult): ExecutionResult =>
     result.errors?.length ? { ...result, errors: result.errors.map(completeError) } : result;
@@ -82,6 +128,10 @@ export function attachWebSocketServer({ server, yoga, config, services, log, cli
           // A stale cookie on the upgrade request is as bad as a stale bearer token here.
           if (!viewer && cookie && readCookie(cookie, SESSION_COOKIE_NAME)) return false;
           ctx.extra.viewer = viewer;
+          if (viewer) {
+            authenticated.add(ctx.extra as never);
+            watchOwnSession(ctx.extra as never, viewer);
+          }
           ctx.extra.token = typeof authorization === 'string' ? authorization.replace(/^Bearer\s+/, '') : readCookie(cookie, SESSION_COOKIE_NAME);
           ctx.extra.client = {
             ipAddress: clientIp(req.socket.remoteAddress, headerValue(req.headers['x-forwarded-for'])),
@@ -125,6 +175,10 @@ export function attachWebSocketServer({ server, yoga, config, services, log, cli
           } as ExecutionArgs;
         });
       },
+      onClose: (ctx) => {
+        authenticated.delete(ctx.extra as never);
+        ctx.extra.stopWatching?.();
+      },
       onError: (_ctx, _id, _payload, errors) => {
         log.debug({ errors: errors.map((e) => e.message) }, 'websocket operation error');
       },
@@ -134,7 +188,9 @@ export function attachWebSocketServer({ server, yoga, config, services, log, cli
 
   return {
     wss,
+    closeEndedSessions,
     async close() {
+      clearInterval(sweep);
       server.off('upgrade', onUpgrade);
       for (const client of wss.clients) client.close(1001, 'Going away');
       await disposable.dispose();

@@ -14,6 +14,7 @@ import { CSRF_HEADER, resolveViewer, sessionCookie } from './credentials.ts';
 import { createErrorMasker, useErrorExtensions, type ErrorCompleter } from './errors.ts';
 import { getSchema } from './schema.ts';
 import { useHardening } from './security/hardening.ts';
+import { useServerSentEvents } from './sse.ts';
 
 /** What a WebSocket operation brings instead of an HTTP request: resolved at connection_init. */
 export interface SocketOperation {
@@ -57,6 +58,7 @@ export function createGraphQLServer({ config, db, services, log, metrics, client
     plugins: [
       useHardening({ limits: config.graphqlLimits, maxTokens: config.graphqlLimits.maxTokens, production: config.production }),
       useErrorExtensions(completeError),
+      useServerSentEvents(),
       // No `url` label: it holds the whole query string (GET variables, passwords included) and
       // makes a new series for every distinct URL a client cares to send.
       usePrometheus({ endpoint: '/metrics', registry: metrics.registry, labels: { url: false } }),

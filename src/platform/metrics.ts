@@ -1,4 +1,4 @@
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
 // One registry per app instance (tests run several in one process). Counters named in API.md and
 // the issues live here so every module increments the same objects.
@@ -12,6 +12,10 @@ export function createMetrics() {
     logins: counter('portcullis_logins_total', 'Sign-in attempts by method and result', ['method', 'result']),
     rateLimited: counter('portcullis_rate_limited_total', 'Operations refused by a rate limit', ['operation']),
     accountLockouts: counter('portcullis_account_lockouts_total', 'Accounts locked after repeated failed logins'),
+    wsConnections: new Gauge({ name: 'portcullis_websocket_connections', help: 'Open WebSocket connections', registers: [registry] }),
+    sseStreams: new Gauge({ name: 'portcullis_sse_streams', help: 'Open Server-Sent Events streams', registers: [registry] }),
+    eventsPublished: counter('portcullis_session_events_published_total', 'Session revocation events published'),
+    eventsDelivered: counter('portcullis_session_events_delivered_total', 'Session revocation events delivered to subscribers'),
     rateLimitFallbacks: counter(
       'portcullis_rate_limit_fallback_total',
       'Rate-limit checks counted in process because Redis did not answer',

@@ -1,6 +1,7 @@
 import { builder } from '../../graphql/builder.ts';
 import type { GraphQLContext } from '../../graphql/context.ts';
-import { AuthMethod } from '../../graphql/scalars.ts';
+import { AuthMethod, RevocationReason } from '../../graphql/scalars.ts';
+import type { SessionRevokedEvent as RevokedEvent } from '../../platform/events.ts';
 import type { AuthResult } from '../users/users.service.ts';
 import { User } from '../users/users.schema.ts';
 
@@ -38,6 +39,27 @@ export function signedIn(ctx: GraphQLContext, result: AuthResult): AuthResult {
   ctx.setSessionCookie(result.token, ctx.services.sessions.effectiveExpiry(result.session));
   return result;
 }
+
+const SessionRevokedEvent = builder.objectRef<RevokedEvent>('SessionRevokedEvent').implement({
+  fields: (t) => ({
+    sessionId: t.exposeID('sessionId'),
+    userId: t.exposeID('userId'),
+    reason: t.field({ type: RevocationReason, resolve: (e) => e.reason as typeof RevocationReason.$inferType }),
+    revokedAt: t.expose('revokedAt', { type: 'DateTime' }),
+  }),
+});
+
+builder.subscriptionField('sessionRevoked', (t) =>
+  t.field({
+    type: SessionRevokedEvent,
+    authScopes: { user: true },
+    description:
+      "Every revocation of any session of the subscriber's user, from any instance. When the revoked session is " +
+      "the subscriber's own, the event is delivered, then the WebSocket is closed with 4403 (SSE: the stream ends).",
+    subscribe: (_root, _args, ctx) => ctx.services.revocationFeed.revocationsFor(ctx.viewer!),
+    resolve: (event) => event,
+  }),
+);
 
 builder.queryField('mySessions', (t) =>
   t.field({

@@ -85,15 +85,18 @@ export function createSessionsService({ db, clock, policy, onRevoked }: Deps) {
       return { token, session };
     },
 
-    /** The live session behind a bearer token, or null. One indexed lookup; a write at most once a minute. */
-    async authenticate(token: string): Promise<Viewer | null> {
+    /**
+     * The live session behind a bearer token, or null. One indexed lookup; a write at most once a
+     * minute, unless `touch` is false (a liveness check that is not activity).
+     */
+    async authenticate(token: string, { touch = true } = {}): Promise<Viewer | null> {
       if (!token || token.length > 128) return null;
       const found = await db.session.findUnique({ where: { tokenHash: hashToken(token) }, include: { user: true } });
       if (!found || found.revokedAt) return null;
       const now = clock.now();
       if (effectiveExpiry(found) <= now) return null;
       const { user, ...session } = found;
-      if (now.getTime() - session.lastSeenAt.getTime() >= policy.touchIntervalMs) {
+      if (touch && now.getTime() - session.lastSeenAt.getTime() >= policy.touchIntervalMs) {
         const idleExpiresAt = new Date(Math.min(now.getTime() + policy.idleTimeoutMs, session.expiresAt.getTime()));
         await db.session.updateMany({
           where: { id: session.id, lastSeenAt: session.lastSeenAt },

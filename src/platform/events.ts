@@ -1,0 +1,48 @@
+import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
+import { createPubSub } from 'graphql-yoga';
+import { Redis } from 'ioredis';
+import type { Logger } from './logger.ts';
+
+// Cross-instance events: Redis pub/sub through @graphql-yoga/redis-event-target when REDIS_URL is
+// set (every instance hears every event), in process otherwise. Channels carry REDIS_PREFIX, so
+// deployments sharing a Redis never hear each other. Payloads are JSON: dates travel as strings.
+
+export interface SessionRevokedEvent {
+  sessionId: string;
+  userId: string;
+  reason: string;
+  revokedAt: Date;
+}
+
+type Wire = Omit<SessionRevokedEvent, 'revokedAt'> & { revokedAt: string };
+
+export interface Events {
+  publishSessionRevoked(event: SessionRevokedEvent): void;
+  /** The revocations of one user's sessions, from every instance, until the iterator is returned. */
+  sessionRevoked(userId: string): AsyncGenerator<SessionRevokedEvent>;
+  close(): Promise<void>;
+}
+
+export function createEvents({ redisUrl, prefix, log }: { redisUrl?: string; prefix: string; log: Logger }): Events {
+  const clients = redisUrl
+    ? [new Redis(redisUrl, { maxRetriesPerRequest: null }), new Redis(redisUrl, { maxRetriesPerRequest: null })]
+    : [];
+  for (const client of clients) client.on('error', (err) => log.warn({ err: { message: err.message } }, 'events: redis error'));
+  const eventTarget = clients.length
+    ? createRedisEventTarget({ publishClient: clients[0]!, subscribeClient: clients[1]! })
+    : undefined;
+  const pubSub = createPubSub<Record<string, [string, Wire]>>({ eventTarget });
+  const topic = `${prefix}session-revoked`;
+
+  return {
+    publishSessionRevoked(event) {
+      pubSub.publish(topic, event.userId, { ...event, revokedAt: event.revokedAt.toISOString() });
+    },
+    async *sessionRevoked(userId) {
+      for await (const wire of pubSub.subscribe(topic, userId)) yield { ...wire, revokedAt: new Date(wire.revokedAt) };
+    },
+    async close() {
+      await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
+    },
+  };
+}
