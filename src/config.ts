@@ -88,6 +88,8 @@ export interface GraphQLLimits {
   maxAliases: number;
   maxCost: number;
   maxTokens: number;
+  /** Longer GraphQL documents are refused (413) before they are parsed. */
+  maxDocumentChars: number;
   /** Larger request bodies are refused with 413 before they are read. */
   maxBodyBytes: number;
 }
@@ -153,6 +155,7 @@ export const defaultGraphQLLimits: GraphQLLimits = {
   maxAliases: 15,
   maxCost: 5000,
   maxTokens: 1000,
+  maxDocumentChars: 10_000,
   maxBodyBytes: 100 * 1024,
 };
 

@@ -45,6 +45,17 @@ export function createErrorMasker(log: Logger) {
 
 export type ErrorCompleter = (error: GraphQLError) => GraphQLError;
 
+/**
+ * GraphQL's variable coercion quotes the whole offending value back ("Variable "$input" got
+ * invalid value { email: …, password: "…" }; …"): the value is cut, the explanation kept.
+ */
+export function withoutEchoedInput(message: string): string {
+  const head = /^(Variable "\$[^"]+" got invalid value) /.exec(message);
+  if (!head) return message;
+  const reason = /; ((?:Field|Expected|Int|Float|String|Boolean|ID) [^;]*)$/.exec(message);
+  return `${head[1]}${reason ? `; ${reason[1]}` : '.'}`;
+}
+
 /** Adds code and requestId to an error (parse and validation errors included) and logs it once. */
 export function createErrorCompleter(log: Logger, { hideSuggestions = false } = {}): ErrorCompleter {
   return (error) => {
@@ -55,15 +66,17 @@ export function createErrorCompleter(log: Logger, { hideSuggestions = false } = 
       const message = error.originalError instanceof AppError ? error.message : undefined;
       log.info({ requestId, errorCode: code, path: error.path?.join('.'), error: message }, 'request error');
     }
-    const message = hideSuggestions ? withoutSuggestions(error.message) : error.message;
-    if (error.extensions.code && error.extensions.requestId && message === error.message) return error;
+    const message = withoutEchoedInput(hideSuggestions ? withoutSuggestions(error.message) : error.message);
+    // yoga puts the JSON parser's own message (which quotes the body) in extensions.originalError.
+    const { originalError: parserDetail, ...extensions } = error.extensions;
+    if (error.extensions.code && error.extensions.requestId && message === error.message && !parserDetail) return error;
     return new GraphQLError(message, {
       nodes: error.nodes,
       source: error.source,
       positions: error.positions,
       path: error.path,
       originalError: error.originalError,
-      extensions: { ...error.extensions, code, requestId },
+      extensions: { ...extensions, code, requestId },
     });
   };
 }

@@ -48,15 +48,22 @@ export function createGraphQLServer({ config, db, services, log, metrics, client
     batching: false,
     cors: { origin: config.corsOrigins, credentials: true },
     maskedErrors: { maskError: createErrorMasker(log) },
+    // yoga's own lines carry messages only: a GraphQL error's string form quotes the document,
+    // which may hold a password written inline. Operation errors are logged once, with their
+    // request id, by the error completer (graphql/errors.ts).
     logging: {
-      debug: (...args) => log.debug({ yoga: args.map(String) }),
-      info: (...args) => log.info({ yoga: args.map(String) }),
-      warn: (...args) => log.warn({ yoga: args.map(String) }),
-      // Errors of operations are logged once by the error plugin (graphql/errors.ts) with their request id.
-      error: (...args) => log.debug({ yoga: args.map(String) }),
+      debug: (...args) => log.debug({ yoga: args.map(describe) }),
+      info: (...args) => log.info({ yoga: args.map(describe) }),
+      warn: (...args) => log.warn({ yoga: args.map(describe) }),
+      error: (...args) => log.debug({ yoga: args.map(describe) }),
     },
     plugins: [
-      useHardening({ limits: config.graphqlLimits, maxTokens: config.graphqlLimits.maxTokens, production: config.production }),
+      useHardening({
+        limits: config.graphqlLimits,
+        maxTokens: config.graphqlLimits.maxTokens,
+        maxDocumentChars: config.graphqlLimits.maxDocumentChars,
+        production: config.production,
+      }),
       useErrorExtensions(completeError),
       useServerSentEvents(),
       // No `url` label: it holds the whole query string (GET variables, passwords included) and
@@ -93,5 +100,7 @@ export function createGraphQLServer({ config, db, services, log, metrics, client
     },
   });
 }
+
+const describe = (value: unknown) => (value instanceof Error ? value.message : String(value));
 
 export type GraphQLServer = ReturnType<typeof createGraphQLServer>;

@@ -50,12 +50,18 @@ function walkOperation(operation: OperationDefinitionNode, fragments: (name: str
   return { depth, aliases, cost };
 }
 
-/** A `first`/`last` argument multiplies the cost of what is below it. */
+/** The largest page a connection serves (API.md: `first` at most 100). */
+const MAX_PAGE_SIZE = 100;
+
+/**
+ * A `first`/`last` argument multiplies the cost of what is below it. A variable is not known at
+ * validation, so it counts as the largest page: else `first: $n` would make any nesting cheap.
+ */
 function listSize(field: FieldNode): number {
   for (const arg of field.arguments ?? []) {
-    if ((arg.name.value === 'first' || arg.name.value === 'last') && arg.value.kind === Kind.INT) {
-      return Math.max(1, Math.min(Number(arg.value.value), 1000));
-    }
+    if (arg.name.value !== 'first' && arg.name.value !== 'last') continue;
+    if (arg.value.kind === Kind.INT) return Math.max(1, Math.min(Number(arg.value.value), 1000));
+    if (arg.value.kind === Kind.VARIABLE) return MAX_PAGE_SIZE;
   }
   return 1;
 }

@@ -1,6 +1,6 @@
 import {
   DirectiveLocation, GraphQLDirective, GraphQLEnumType, GraphQLInt, GraphQLList, GraphQLNonNull, GraphQLString,
-  type GraphQLFieldResolver, type GraphQLSchema,
+  type GraphQLFieldResolver, type GraphQLResolveInfo, type GraphQLSchema,
 } from 'graphql';
 import { parseRule, rateLimitKeys, type RateLimitRule } from '../../modules/rate-limit/rate-limit-rules.ts';
 import { builder } from '../builder.ts';
@@ -34,23 +34,34 @@ export function rateLimitDirective(keyType: GraphQLEnumType): GraphQLDirective {
   });
 }
 
-/** Wraps the resolver of every root field that carries @rateLimit. Run once on the built schema. */
+/**
+ * Wraps the resolver of every root field once, on the built schema: a field counts under its
+ * declared @rateLimit rules, or under the rules RATE_LIMITS gives for it (which may also limit a
+ * field that declares none). Fields with neither go straight to their resolver.
+ */
 export function enforceRateLimits(schema: GraphQLSchema): void {
   for (const root of [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()]) {
     for (const field of Object.values(root?.getFields() ?? {})) {
       const declared = (field.extensions.directives ?? []) as Array<{ name: string; args: RateLimitRule }>;
-      const rules = declared.filter((d) => d.name === 'rateLimit').map((d) => d.args);
-      if (!rules.length || !field.resolve) continue;
-      const resolve = field.resolve as GraphQLFieldResolver<unknown, GraphQLContext>;
-      field.resolve = async (source, args, ctx: GraphQLContext, info) => {
-        const input = (args.input ?? args) as { email?: unknown };
-        await ctx.services.rateLimits.enforce(field.name, rules, {
-          ip: ctx.client.ipAddress,
-          email: typeof input.email === 'string' ? input.email : null,
-          userId: ctx.viewer?.user.id ?? null,
-        });
-        return resolve(source, args, ctx, info);
+      const defaults = declared.filter((d) => d.name === 'rateLimit').map((d) => d.args);
+      const wrap = (original: GraphQLFieldResolver<unknown, GraphQLContext> | undefined) => {
+        const resolve = original ?? ((source: unknown) => (source as Record<string, unknown> | null)?.[field.name]);
+        return async (source: unknown, args: Record<string, unknown>, ctx: GraphQLContext, info: GraphQLResolveInfo) => {
+          const rules = ctx.services.rateLimits.rulesFor(field.name, defaults);
+          if (rules.length) {
+            const input = (args.input ?? args) as { email?: unknown };
+            await ctx.services.rateLimits.enforce(field.name, rules, {
+              ip: ctx.client.ipAddress,
+              email: typeof input.email === 'string' ? input.email : null,
+              userId: ctx.viewer?.user.id ?? null,
+            });
+          }
+          return resolve(source, args, ctx, info);
+        };
       };
+      // A subscription counts when it is started, not per event.
+      if (root === schema.getSubscriptionType()) field.subscribe = wrap(field.subscribe as never) as never;
+      else field.resolve = wrap(field.resolve as never);
     }
   }
 }
