@@ -2,12 +2,17 @@ import { Redis } from 'ioredis';
 
 export type { Redis };
 
+const COMMAND_TIMEOUT_MS = 500;
+
 export function createRedis(url: string, prefix: string): Redis {
   return new Redis(url, {
     keyPrefix: prefix,
     lazyConnect: false,
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
+    // A Redis that stops answering without closing the connection (hung, paused, a black-holed
+    // network) would otherwise hold every rate-limited request forever; callers fall back instead.
+    commandTimeout: COMMAND_TIMEOUT_MS,
     // Keep retrying in the background; callers see fast failures meanwhile.
     retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
   });

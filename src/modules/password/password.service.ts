@@ -34,19 +34,39 @@ export function createPasswordService({ db, clock, config, hasher, sessions, met
     });
   }
 
-  /** Counts a failed password; the threshold-th consecutive failure locks the account. */
-  async function recordFailure(user: User): Promise<void> {
-    const updated = await db.user.update({
-      where: { id: user.id },
+  /**
+   * Counts a password attempt before its result is known, so guesses sent in parallel cannot get
+   * past the threshold: the threshold-th consecutive attempt locks the account at once (a correct
+   * password lifts the lock again), and any attempt that finds it locked, or over the threshold,
+   * is refused whatever its password. A success resets the count.
+   */
+  async function countAttempt(user: User, now: Date): Promise<'counted' | 'locking' | 'locked'> {
+    const { threshold, durationMs } = config.lockout;
+    const counted = await db.user.updateManyAndReturn({
+      where: { id: user.id, OR: [{ lockedUntil: null }, { lockedUntil: { lte: now } }] },
       data: { failedLoginCount: { increment: 1 } },
       select: { failedLoginCount: true },
     });
-    if (updated.failedLoginCount < config.lockout.threshold) return;
-    const lockedUntil = new Date(clock.now().getTime() + config.lockout.durationMs);
-    await db.user.update({
-      where: { id: user.id },
-      data: { lockedUntil, lockReason: 'Too many failed sign-in attempts', failedLoginCount: 0 },
-    });
+    const attempts = counted[0]?.failedLoginCount;
+    if (attempts === undefined || attempts < threshold) return attempts === undefined ? 'locked' : 'counted';
+    // Over the threshold means the threshold-th attempt is locking the account right now; writing
+    // the lock here too (only while the count is still over) leaves no stuck count if it never does.
+    const lock = { lockedUntil: new Date(now.getTime() + durationMs), lockReason: 'Too many failed sign-in attempts', failedLoginCount: 0 };
+    if (attempts === threshold) {
+      await db.user.update({ where: { id: user.id }, data: lock });
+      return 'locking';
+    }
+    await db.user.updateMany({ where: { id: user.id, failedLoginCount: { gt: threshold } }, data: lock });
+    return 'locked';
+  }
+
+  async function lockedNow(user: User, now: Date): Promise<AppError> {
+    const fresh = await db.user.findUnique({ where: { id: user.id }, select: { lockedUntil: true } });
+    const until = fresh?.lockedUntil && fresh.lockedUntil > now ? fresh.lockedUntil : new Date(now.getTime() + config.lockout.durationMs);
+    return lockedError({ ...user, lockedUntil: until }, now)!;
+  }
+
+  function recordLockout(user: User): void {
     metrics.accountLockouts.inc();
     log.warn({ userId: user.id }, 'account locked after repeated failed logins');
   }
@@ -69,8 +89,15 @@ export function createPasswordService({ db, clock, config, hasher, sessions, met
         count('locked');
         throw locked;
       }
-      if (!(await hasher.verify(user.passwordHash, input.password))) {
-        await recordFailure(user);
+      // The attempt is counted while the hash runs: the write adds no time that would tell a
+      // known email from an unknown one, whose dummy verify has no write to make.
+      const [attempt, matches] = await Promise.all([countAttempt(user, now), hasher.verify(user.passwordHash, input.password)]);
+      if (attempt === 'locked') {
+        count('locked');
+        throw await lockedNow(user, now);
+      }
+      if (!matches) {
+        if (attempt === 'locking') recordLockout(user);
         count('failure');
         throw wrongCredentials();
       }
@@ -88,6 +115,7 @@ export function createPasswordService({ db, clock, config, hasher, sessions, met
         return { token, user: fresh, session };
       });
       if (!result) {
+        if (attempt === 'locking') recordLockout(user);
         count('failure');
         throw wrongCredentials();
       }

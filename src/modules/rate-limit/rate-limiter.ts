@@ -23,10 +23,29 @@ interface Deps {
   onFallback?: () => void;
 }
 
+const FIRST_CONNECTION_MS = 1500;
+
 export function createRateLimiter({ redis, log, onFallback }: Deps): RateLimiter {
   const memory = new Map<string, RateLimiterAbstract>();
   const shared = new Map<string, RateLimiterAbstract>();
   let degraded = false;
+  // Without an offline queue every command fails while the client is still making its first
+  // connection, so the first requests after start would be counted in process and "Redis
+  // unavailable" logged on every start: until Redis has answered once, wait for it (bounded).
+  let connectedOnce = redis?.status === 'ready';
+  redis?.once('ready', () => (connectedOnce = true));
+  let firstConnection: Promise<void> | undefined;
+  const awaitFirstConnection = (r: Redis) =>
+    (firstConnection ??= new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        r.off('ready', done);
+        resolve();
+      };
+      const timer = setTimeout(done, FIRST_CONNECTION_MS);
+      timer.unref();
+      r.once('ready', done);
+    }));
 
   const limiterFor = (pool: Map<string, RateLimiterAbstract>, bucket: string, rule: RateLimitRule, useRedis: boolean) => {
     const id = `${bucket}:${rule.limit}/${rule.window}:${rule.by.join('+')}`;
@@ -43,6 +62,7 @@ export function createRateLimiter({ redis, log, onFallback }: Deps): RateLimiter
 
   async function run<T>(bucket: string, rule: RateLimitRule, action: (l: RateLimiterAbstract) => Promise<T>): Promise<T> {
     if (!redis) return action(limiterFor(memory, bucket, rule, false));
+    if (!connectedOnce && redis.status !== 'ready') await awaitFirstConnection(redis);
     const recovered = () => {
       if (!degraded) return;
       degraded = false;
