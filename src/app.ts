@@ -16,6 +16,11 @@ import { createRedis, pingRedis, type Redis } from './platform/redis.ts';
 import { requestIdFrom, requestScope } from './platform/request-scope.ts';
 import { createServices } from './services.ts';
 
+/** How often open sockets and streams are checked for sessions that ended without an event. */
+const SWEEP_INTERVAL_MS = 30_000;
+/** How long a graceful shutdown waits for requests in flight. */
+const DRAIN_MS = 5_000;
+
 export interface AppOptions {
   config: Config;
   /** Resolved by the caller (main starts an embedded PostgreSQL when DATABASE_URL is unset). */
@@ -29,7 +34,10 @@ export interface App {
   server: Server;
   log: Logger;
   services: ReturnType<typeof createServices>;
-  /** Closes sockets whose session has ended (run by a timer; tests call it after moving the clock). */
+  /**
+   * Closes the WebSockets and ends the SSE streams whose session has ended without a revocation
+   * (expiry, deleted user). A timer runs it; tests call it after moving the clock.
+   */
   closeEndedSessions(): Promise<number>;
   listen(port?: number, host?: string): Promise<string>;
   close(): Promise<void>;
@@ -73,12 +81,16 @@ export function createApp({ config, databaseUrl, clock = systemClock, log: given
   });
 
   const websocket = attachWebSocketServer({ server, yoga, config, services, log, clientIp, completeError, events, metrics });
+  const closeEndedSessions = async () =>
+    (await websocket.closeEndedSessions()) + (await services.revocationFeed.endExpired());
+  const sweep = setInterval(() => void closeEndedSessions().catch((err) => log.warn({ err }, 'session sweep failed')), SWEEP_INTERVAL_MS);
+  sweep.unref();
 
   return {
     server,
     log,
     services,
-    closeEndedSessions: () => websocket.closeEndedSessions(),
+    closeEndedSessions,
     listen: (port = config.port, host = config.host) =>
       new Promise((resolve, reject) => {
         server.once('error', reject);
@@ -90,10 +102,13 @@ export function createApp({ config, databaseUrl, clock = systemClock, log: given
       }),
     async close() {
       // Stop accepting, let in-flight requests finish, then release the pool and Redis.
+      clearInterval(sweep);
       await websocket.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
+        // Connections still open after the drain period (streams, stalled clients) are cut.
+        setTimeout(() => server.closeAllConnections(), DRAIN_MS).unref();
       });
       await db.$disconnect();
       await events.close();

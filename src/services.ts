@@ -39,7 +39,7 @@ export function createServices({ db, clock, config, log, metrics, redis, events 
   const password = createPasswordService({ db, clock, config, hasher, sessions, metrics, log });
   const limiter = createRateLimiter({ redis, log, onFallback: () => metrics.rateLimitFallbacks.inc() });
   const rateLimits = createRateLimitService({ limiter, overrides: config.rateLimits, metrics });
-  const revocationFeed = createRevocationFeed({ events, metrics });
+  const revocationFeed = createRevocationFeed({ events, metrics, sessions });
   return { hasher, sessions, users, password, rateLimits, revocationFeed };
 }
 

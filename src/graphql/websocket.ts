@@ -2,9 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
+import type { Context, SubscribePayload } from 'graphql-ws';
+import { useServer, type Extra } from 'graphql-ws/use/ws';
+import { map } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Config } from '../config.ts';
+import { AppError } from '../errors.ts';
 import type { ClientInfo, Viewer } from '../modules/sessions/sessions.service.ts';
 import type { ClientIpResolver } from '../platform/client-ip.ts';
 import type { Events } from '../platform/events.ts';
@@ -13,7 +16,7 @@ import type { Metrics } from '../platform/metrics.ts';
 import { requestScope } from '../platform/request-scope.ts';
 import type { Services } from '../services.ts';
 import { SESSION_COOKIE_NAME, readCookie, resolveViewer } from './credentials.ts';
-import type { ErrorCompleter } from './errors.ts';
+import { INTERNAL, type ErrorCompleter } from './errors.ts';
 import type { GraphQLServer } from './yoga.ts';
 
 // graphql-ws (graphql-transport-ws) on the HTTP server's port and path. Every operation goes
@@ -31,7 +34,7 @@ type ConnectionState = {
 
 /** Grace between delivering a revocation to the socket's subscriptions and closing it. */
 const CLOSE_GRACE_MS = 50;
-const SWEEP_INTERVAL_MS = 30_000;
+
 
 interface Deps {
   server: Server;
@@ -44,6 +47,8 @@ interface Deps {
   events: Events;
   metrics: Metrics;
 }
+
+type SocketContext = Context<Record<string, unknown>, Extra & Partial<ConnectionState>>;
 
 type Roots = { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown };
 
@@ -69,25 +74,25 @@ export function attachWebSocketServer({ server, yoga, config, services, log, cli
   const closeForbidden = (state: { socket: { close(code: number, reason: string): void } }, reason: string) =>
     state.socket.close(4403, reason);
 
-  /** Closes the connections whose session was revoked or has expired (revocations are also pushed). */
+  /**
+   * Closes the connections whose session has ended without a revocation event (expiry, a deleted
+   * user): one query for all open connections. Run by the app's sweep timer.
+   */
   async function closeEndedSessions(): Promise<number> {
-    let closed = 0;
-    for (const state of authenticated) {
-      if (!(await services.sessions.authenticate(state.token ?? '', { touch: false }))) {
-        authenticated.delete(state);
-        closeForbidden(state, 'Session ended');
-        closed++;
-      }
+    const open = [...authenticated];
+    const live = await services.sessions.liveIds(open.map((state) => state.viewer!.session.id));
+    const ended = open.filter((state) => !live.has(state.viewer!.session.id));
+    for (const state of ended) {
+      authenticated.delete(state);
+      closeForbidden(state, 'Session ended');
     }
-    return closed;
+    return ended.length;
   }
-  const sweep = setInterval(() => void closeEndedSessions().catch((err) => log.warn({ err }, 'websocket sweep failed')), SWEEP_INTERVAL_MS);
-  sweep.unref();
 
   /** Closes the socket (4403) right after its own session is revoked, on whichever instance. */
   function watchOwnSession(state: ConnectionState & { socket: { close(code: number, reason: string): void } }, viewer: Viewer) {
     const revocations = events.sessionRevoked(viewer.user.id);
-    state.stopWatching = () => void revocations.return(undefined);
+    state.stopWatching = () => void revocations.return?.();
     void (async () => {
       for await (const event of revocations) {
         if (event.sessionId !== viewer.session.id) continue;
@@ -105,10 +110,42 @@ export function attachWebSocketServer({ server, yoga, config, services, log, cli
     requestScope.run({ requestId }, async () => {
       const result = await work();
       if (result && typeof result === 'object' && Symbol.asyncIterator in result) {
-        return mapAsync(result as AsyncIterable<ExecutionResult>, completeResult);
+        return map(completeResult)(result as AsyncIterable<ExecutionResult>);
       }
       return completeResult(result as ExecutionResult);
     });
+
+  /** Re-checks the session, then parses and validates through yoga's envelop like HTTP does. */
+  async function prepare(ctx: SocketContext, payload: SubscribePayload, requestId: string) {
+    if (ctx.extra.viewer) {
+      const viewer = await services.sessions.authenticate(ctx.extra.token ?? '');
+      if (!viewer) {
+        ctx.extra.socket.close(4403, 'Forbidden');
+        return [completeError(new GraphQLError('The session has ended', { extensions: { code: 'UNAUTHENTICATED' } }))];
+      }
+      ctx.extra.viewer = viewer;
+    }
+    const enveloped = yoga.getEnveloped({
+      req: ctx.extra.request,
+      socketOperation: { requestId, viewer: ctx.extra.viewer ?? null, client: ctx.extra.client! },
+    });
+    let document;
+    try {
+      document = enveloped.parse(payload.query);
+    } catch (err) {
+      return [completeError(err instanceof GraphQLError ? err : new GraphQLError('Invalid query'))];
+    }
+    const errors = enveloped.validate(enveloped.schema, document);
+    if (errors.length) return errors.map(completeError);
+    return {
+      schema: enveloped.schema,
+      document,
+      operationName: payload.operationName,
+      variableValues: payload.variables,
+      contextValue: await enveloped.contextFactory(),
+      rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+    } as ExecutionArgs;
+  }
 
   const disposable = useServer<Record<string, unknown>, ConnectionState>(
     {
@@ -119,6 +156,8 @@ export function attachWebSocketServer({ server, yoga, config, services, log, cli
         const req = ctx.extra.request;
         const authorization = ctx.connectionParams?.authorization;
         const cookie = config.sessionCookie ? (req.headers.cookie ?? null) : null;
+        // A credential that is not a string is a bad one, not an absent one (no anonymous downgrade).
+        if (authorization != null && typeof authorization !== 'string') return false;
         try {
           const { viewer } = await resolveViewer(
             { authorization: typeof authorization === 'string' ? authorization : null, cookie, method: 'GET', csrfHeader: null },
@@ -138,42 +177,20 @@ export function attachWebSocketServer({ server, yoga, config, services, log, cli
             userAgent: headerValue(req.headers['user-agent']),
           };
           return true;
-        } catch {
+        } catch (err) {
+          if (err instanceof AppError) return false;
+          // The database (say) failed: not the client's credentials, so not 4403.
+          log.error({ err, requestId: randomUUID() }, 'websocket connection_init failed');
+          ctx.extra.socket.close(4500, 'Internal server error');
           return false;
         }
       },
       onSubscribe: async (ctx, _id, payload) => {
         const requestId = randomUUID();
-        return requestScope.run({ requestId }, async () => {
-          if (ctx.extra.viewer) {
-            const viewer = await services.sessions.authenticate(ctx.extra.token ?? '');
-            if (!viewer) {
-              ctx.extra.socket.close(4403, 'Forbidden');
-              return [completeError(new GraphQLError('The session has ended', { extensions: { code: 'UNAUTHENTICATED' } }))];
-            }
-            ctx.extra.viewer = viewer;
-          }
-          const enveloped = yoga.getEnveloped({
-            req: ctx.extra.request,
-            socketOperation: { requestId, viewer: ctx.extra.viewer ?? null, client: ctx.extra.client! },
-          });
-          let document;
-          try {
-            document = enveloped.parse(payload.query);
-          } catch (err) {
-            return [completeError(err instanceof GraphQLError ? err : new GraphQLError('Invalid query'))];
-          }
-          const errors = enveloped.validate(enveloped.schema, document);
-          if (errors.length) return errors.map(completeError);
-          return {
-            schema: enveloped.schema,
-            document,
-            operationName: payload.operationName,
-            variableValues: payload.variables,
-            contextValue: await enveloped.contextFactory(),
-            rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
-          } as ExecutionArgs;
-        });
+        return requestScope.run({ requestId }, () => prepare(ctx, payload, requestId).catch((err) => {
+          log.error({ err, requestId }, 'unexpected error');
+          return [completeError(new GraphQLError('Unexpected error.', { extensions: { code: INTERNAL, http: { status: 500 } } }))];
+        }));
       },
       onClose: (ctx) => {
         authenticated.delete(ctx.extra as never);
@@ -190,7 +207,6 @@ export function attachWebSocketServer({ server, yoga, config, services, log, cli
     wss,
     closeEndedSessions,
     async close() {
-      clearInterval(sweep);
       server.off('upgrade', onUpgrade);
       for (const client of wss.clients) client.close(1001, 'Going away');
       await disposable.dispose();
@@ -202,8 +218,4 @@ const requestIdOf = (args: ExecutionArgs) => (args.contextValue as { requestId?:
 
 function headerValue(value: string | string[] | undefined): string | null {
   return (Array.isArray(value) ? value[0] : value) ?? null;
-}
-
-async function* mapAsync<T>(source: AsyncIterable<T>, map: (value: T) => T): AsyncGenerator<T> {
-  for await (const value of source) yield map(value);
 }

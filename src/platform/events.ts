@@ -1,5 +1,5 @@
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
-import { createPubSub } from 'graphql-yoga';
+import { createPubSub, map } from 'graphql-yoga';
 import { Redis } from 'ioredis';
 import type { Logger } from './logger.ts';
 
@@ -18,8 +18,12 @@ type Wire = Omit<SessionRevokedEvent, 'revokedAt'> & { revokedAt: string };
 
 export interface Events {
   publishSessionRevoked(event: SessionRevokedEvent): void;
-  /** The revocations of one user's sessions, from every instance, until the iterator is returned. */
-  sessionRevoked(userId: string): AsyncGenerator<SessionRevokedEvent>;
+  /**
+   * The revocations of one user's sessions, from every instance, until the iterator is returned.
+   * Returning takes effect at once (a Repeater, not a generator), so a closed subscriber drops its
+   * listener and Redis channel immediately rather than at the user's next event.
+   */
+  sessionRevoked(userId: string): AsyncIterableIterator<SessionRevokedEvent>;
   close(): Promise<void>;
 }
 
@@ -38,8 +42,8 @@ export function createEvents({ redisUrl, prefix, log }: { redisUrl?: string; pre
     publishSessionRevoked(event) {
       pubSub.publish(topic, event.userId, { ...event, revokedAt: event.revokedAt.toISOString() });
     },
-    async *sessionRevoked(userId) {
-      for await (const wire of pubSub.subscribe(topic, userId)) yield { ...wire, revokedAt: new Date(wire.revokedAt) };
+    sessionRevoked(userId) {
+      return map((wire: Wire) => ({ ...wire, revokedAt: new Date(wire.revokedAt) }))(pubSub.subscribe(topic, userId));
     },
     async close() {
       await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));

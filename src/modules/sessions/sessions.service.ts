@@ -107,6 +107,17 @@ export function createSessionsService({ db, clock, policy, onRevoked }: Deps) {
       return { user, session };
     },
 
+    /** Which of the given sessions are still live (not revoked, not expired): one query for all. */
+    async liveIds(ids: string[]): Promise<Set<string>> {
+      if (!ids.length) return new Set();
+      const now = clock.now();
+      const live = await db.session.findMany({
+        where: { id: { in: ids }, revokedAt: null, expiresAt: { gt: now }, idleExpiresAt: { gt: now } },
+        select: { id: true },
+      });
+      return new Set(live.map((s) => s.id));
+    },
+
     /** Live sessions of a user, newest first. */
     async listLive(userId: string): Promise<Session[]> {
       const now = clock.now();
