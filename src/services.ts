@@ -1,10 +1,12 @@
 import type { Config } from './config.ts';
+import { createAuditService } from './modules/audit/audit.service.ts';
 import { createPasswordHasher } from './modules/password/password-hasher.ts';
 import { createPasswordService } from './modules/password/password.service.ts';
 import { createRateLimitService } from './modules/rate-limit/rate-limit.service.ts';
 import { createRateLimiter } from './modules/rate-limit/rate-limiter.ts';
 import { createRevocationFeed } from './modules/sessions/revocation-feed.ts';
 import { createSessionsService, type SessionRevocation } from './modules/sessions/sessions.service.ts';
+import { createOneTimeTokens } from './modules/tokens/one-time-tokens.ts';
 import { createUsersService } from './modules/users/users.service.ts';
 import type { Clock } from './platform/clock.ts';
 import type { Db } from './platform/db.ts';
@@ -27,6 +29,8 @@ export interface ServiceDeps {
 /** Wires the feature services together; none of them knows GraphQL. */
 export function createServices({ db, clock, config, log, metrics, redis, events }: ServiceDeps) {
   const hasher = createPasswordHasher(config.password);
+  const audit = createAuditService({ db, clock });
+  const tokens = createOneTimeTokens({ db, clock });
   // Every revocation, whatever its path, is announced to subscribers on every instance.
   const onRevoked = (revocations: SessionRevocation[]) => {
     for (const revocation of revocations) {
@@ -40,7 +44,7 @@ export function createServices({ db, clock, config, log, metrics, redis, events 
   const limiter = createRateLimiter({ redis, log, onFallback: () => metrics.rateLimitFallbacks.inc() });
   const rateLimits = createRateLimitService({ limiter, overrides: config.rateLimits, metrics });
   const revocationFeed = createRevocationFeed({ events, metrics, sessions });
-  return { hasher, sessions, users, password, rateLimits, revocationFeed };
+  return { hasher, audit, tokens, sessions, users, password, rateLimits, revocationFeed };
 }
 
 export type Services = ReturnType<typeof createServices>;
