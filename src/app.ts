@@ -9,7 +9,13 @@ import { refuseOversizedBody, serveProbe } from './http-routes.ts';
 import { createClientIpResolver } from './platform/client-ip.ts';
 import { systemClock, type Clock } from './platform/clock.ts';
 import { createDb, pingDb } from './platform/db.ts';
+import { declareQueues, startWorkers } from './jobs/workers.ts';
+import { serveDevOutbox } from './modules/mail/dev-outbox.route.ts';
 import { createEvents } from './platform/events.ts';
+import { createDevOutboxMailer } from './platform/mailer/dev-outbox.ts';
+import type { Mailer } from './platform/mailer/mailer.ts';
+import { createSendgridMailer } from './platform/mailer/sendgrid.ts';
+import { createQueue } from './platform/queue.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
 import { createMetrics } from './platform/metrics.ts';
 import { createRedis, pingRedis, type Redis } from './platform/redis.ts';
@@ -51,7 +57,11 @@ export function createApp({ config, databaseUrl, clock = systemClock, log: given
   redis?.on('error', (err) => log.warn({ err: { message: err.message } }, 'redis error'));
   const metrics = createMetrics();
   const events = createEvents({ redisUrl: config.redisUrl, prefix: config.redisPrefix, log });
-  const services = createServices({ db, clock, config, log, metrics, redis, events });
+  const queue = createQueue({ databaseUrl, log, policy: config.queue });
+  const mailer: Mailer = config.sendgridApiKey
+    ? createSendgridMailer({ apiKey: config.sendgridApiKey, apiUrl: config.sendgridApiUrl })
+    : createDevOutboxMailer({ db, log, publicUrl: config.publicUrl, now: () => clock.now() });
+  const services = createServices({ db, clock, config, log, metrics, redis, events, queue, mailer });
   const clientIp = createClientIpResolver(config.trustProxy);
   const completeError = createErrorCompleter(log, { hideSuggestions: config.production });
   const yoga = createGraphQLServer({ config, db, services, log, metrics, clientIp, completeError });
@@ -66,6 +76,7 @@ export function createApp({ config, databaseUrl, clock = systemClock, log: given
       try {
         const path = (req.url ?? '/').split('?')[0]!;
         if (await serveProbe(req, res, path, probes)) return;
+        if (path === '/dev/outbox' && req.method === 'GET' && !config.production) return await serveDevOutbox(req, res, services.mail);
         if (refuseOversizedBody(req, res, config.graphqlLimits.maxBodyBytes, requestId)) return;
         if (opensEventStream(req.headers, req.method)) {
           metrics.sseStreams.inc();
@@ -91,15 +102,20 @@ export function createApp({ config, databaseUrl, clock = systemClock, log: given
     log,
     services,
     closeEndedSessions,
-    listen: (port = config.port, host = config.host) =>
-      new Promise((resolve, reject) => {
+    async listen(port = config.port, host = config.host) {
+      // The job queue first: requests may enqueue mail as soon as the port is open.
+      await queue.start();
+      await declareQueues(queue);
+      if (config.runWorkers) await startWorkers({ queue, services, db, clock, log, config });
+      return new Promise<string>((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => {
           const address = server.address();
           const actualPort = typeof address === 'object' && address ? address.port : port;
           resolve(`http://${host === '0.0.0.0' ? 'localhost' : host}:${actualPort}`);
         });
-      }),
+      });
+    },
     async close() {
       // Stop accepting, let in-flight requests finish, then release the pool and Redis.
       clearInterval(sweep);
@@ -110,6 +126,7 @@ export function createApp({ config, databaseUrl, clock = systemClock, log: given
         // Connections still open after the drain period (streams, stalled clients) are cut.
         setTimeout(() => server.closeAllConnections(), DRAIN_MS).unref();
       });
+      await queue.stop();
       await db.$disconnect();
       await events.close();
       if (redis) await redis.quit().catch(() => redis.disconnect());

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseRuleOverrides, type RateLimitRule } from './modules/rate-limit/rate-limit-rules.ts';
 import { parseProxyEntry } from './platform/client-ip.ts';
+import { isSecureOrLoopbackUrl } from './platform/loopback.ts';
 
 // One schema for the whole environment (API.md "Environment"). Parsed once at start; a bad value
 // stops the start with a message that names the variable.
@@ -57,6 +58,7 @@ const envSchema = z.object({
         return z.NEVER;
       }
     }),
+  RUN_WORKERS: bool(true),
   EMBEDDED_POSTGRES_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
 });
 
@@ -83,6 +85,26 @@ export interface LockoutPolicy {
   durationMs: number;
 }
 
+/** Lifetimes and budgets of one-time secrets (DESIGN.md). */
+export interface TokenPolicy {
+  magicLinkTtlMs: number;
+  emailCodeTtlMs: number;
+  /** Wrong codes before a code is burned. */
+  emailCodeMaxAttempts: number;
+  passwordResetTtlMs: number;
+  emailVerificationTtlMs: number;
+  oauthCodeTtlMs: number;
+  /** From startOAuth to the callback (state, nonce, PKCE verifier). */
+  oauthAttemptTtlMs: number;
+}
+
+export interface QueuePolicy {
+  retryLimit: number;
+  retryDelaySeconds: number;
+  retryBackoff: boolean;
+  pollingIntervalSeconds: number;
+}
+
 export interface GraphQLLimits {
   maxDepth: number;
   maxAliases: number;
@@ -100,6 +122,8 @@ export interface OAuthProviderConfig {
   clientId?: string;
   clientSecret?: string;
   issuer?: string;
+  /** Only for `github` (plain OAuth 2, no discovery): overridable so tests can use a stand-in. */
+  endpoints?: { authorization: string; token: string; api: string };
 }
 
 export interface Config {
@@ -131,6 +155,10 @@ export interface Config {
   /** Replacements for the default limits declared on GraphQL fields, by operation name. */
   rateLimits: Record<string, RateLimitRule[]>;
   graphqlLimits: GraphQLLimits;
+  tokens: TokenPolicy;
+  queue: QueuePolicy;
+  /** Run the job workers (mail, cleanup) in this process; `npm run worker` runs them alone. */
+  runWorkers: boolean;
 }
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -157,6 +185,25 @@ export const defaultGraphQLLimits: GraphQLLimits = {
   maxTokens: 1000,
   maxDocumentChars: 10_000,
   maxBodyBytes: 100 * 1024,
+};
+
+const MINUTE = 60 * 1000;
+
+export const defaultTokenPolicy: TokenPolicy = {
+  magicLinkTtlMs: 10 * MINUTE,
+  emailCodeTtlMs: 10 * MINUTE,
+  emailCodeMaxAttempts: 5,
+  passwordResetTtlMs: 15 * MINUTE,
+  emailVerificationTtlMs: 24 * 60 * MINUTE,
+  oauthCodeTtlMs: MINUTE,
+  oauthAttemptTtlMs: 10 * MINUTE,
+};
+
+export const defaultQueuePolicy: QueuePolicy = {
+  retryLimit: 5,
+  retryDelaySeconds: 5,
+  retryBackoff: true,
+  pollingIntervalSeconds: 2,
 };
 
 export class ConfigError extends Error {}
@@ -198,6 +245,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     lockout: { ...defaultLockoutPolicy },
     rateLimits: e.RATE_LIMITS,
     graphqlLimits: { ...defaultGraphQLLimits },
+    tokens: { ...defaultTokenPolicy },
+    queue: { ...defaultQueuePolicy },
+    runWorkers: e.RUN_WORKERS,
   };
   return deepFreeze(config);
 }
@@ -208,12 +258,30 @@ function oauthProvider(id: string, env: Record<string, string | undefined>): OAu
   if (!issuer && id !== 'github') {
     throw new ConfigError(`Invalid configuration:\n  ${key}_ISSUER: required for the OAuth provider "${id}"`);
   }
+  if (!env[`${key}_CLIENT_ID`]) {
+    throw new ConfigError(`Invalid configuration:\n  ${key}_CLIENT_ID: required for the OAuth provider "${id}"`);
+  }
+  const endpoints = issuer
+    ? undefined
+    : {
+        authorization: env[`${key}_AUTHORIZATION_URL`] || 'https://github.com/login/oauth/authorize',
+        token: env[`${key}_TOKEN_URL`] || 'https://github.com/login/oauth/access_token',
+        api: (env[`${key}_API_URL`] || 'https://api.github.com').replace(/\/+$/, ''),
+      };
+  // Codes, tokens and identities travel over these: plain http only where it cannot leave the machine.
+  const urls = { ISSUER: issuer, AUTHORIZATION_URL: endpoints?.authorization, TOKEN_URL: endpoints?.token, API_URL: endpoints?.api };
+  for (const [name, value] of Object.entries(urls)) {
+    if (value !== undefined && !isSecureOrLoopbackUrl(value)) {
+      throw new ConfigError(`Invalid configuration:\n  ${key}_${name}: must be an https URL (http only on loopback)`);
+    }
+  }
   return {
     id,
     name: env[`${key}_NAME`] || id,
     clientId: env[`${key}_CLIENT_ID`],
     clientSecret: env[`${key}_CLIENT_SECRET`],
     issuer,
+    ...(endpoints && { endpoints }),
   };
 }
 

@@ -1,5 +1,8 @@
 import type { Config } from './config.ts';
 import { createAuditService } from './modules/audit/audit.service.ts';
+import { createEmailCodeService } from './modules/email-code/email-code.service.ts';
+import { createMagicLinkService } from './modules/magic-link/magic-link.service.ts';
+import { createMailService } from './modules/mail/mail.service.ts';
 import { createPasswordHasher } from './modules/password/password-hasher.ts';
 import { createPasswordService } from './modules/password/password.service.ts';
 import { createRateLimitService } from './modules/rate-limit/rate-limit.service.ts';
@@ -12,7 +15,9 @@ import type { Clock } from './platform/clock.ts';
 import type { Db } from './platform/db.ts';
 import type { Events } from './platform/events.ts';
 import type { Logger } from './platform/logger.ts';
+import type { Mailer } from './platform/mailer/mailer.ts';
 import type { Metrics } from './platform/metrics.ts';
+import type { Queue } from './platform/queue.ts';
 import type { Redis } from './platform/redis.ts';
 
 export interface ServiceDeps {
@@ -24,10 +29,12 @@ export interface ServiceDeps {
   /** Shared counters across instances; without it, limits are counted in process. */
   redis?: Redis;
   events: Events;
+  queue: Queue;
+  mailer: Mailer;
 }
 
 /** Wires the feature services together; none of them knows GraphQL. */
-export function createServices({ db, clock, config, log, metrics, redis, events }: ServiceDeps) {
+export function createServices({ db, clock, config, log, metrics, redis, events, queue, mailer }: ServiceDeps) {
   const hasher = createPasswordHasher(config.password);
   const audit = createAuditService({ db, clock });
   const tokens = createOneTimeTokens({ db, clock });
@@ -44,7 +51,10 @@ export function createServices({ db, clock, config, log, metrics, redis, events 
   const limiter = createRateLimiter({ redis, log, onFallback: () => metrics.rateLimitFallbacks.inc() });
   const rateLimits = createRateLimitService({ limiter, overrides: config.rateLimits, metrics });
   const revocationFeed = createRevocationFeed({ events, metrics, sessions });
-  return { hasher, audit, tokens, sessions, users, password, rateLimits, revocationFeed };
+  const mail = createMailService({ db, clock, queue, mailer, config, metrics, log });
+  const magicLink = createMagicLinkService({ db, config, tokens, mail, users, sessions, audit, metrics });
+  const emailCode = createEmailCodeService({ db, clock, config, mail, users, sessions, audit, metrics });
+  return { hasher, audit, tokens, sessions, users, password, rateLimits, revocationFeed, mail, magicLink, emailCode };
 }
 
 export type Services = ReturnType<typeof createServices>;

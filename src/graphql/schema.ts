@@ -6,6 +6,8 @@ import { enforceRateLimits, rateLimitDirective } from './security/rate-limit.ts'
 import '../modules/sessions/sessions.schema.ts';
 import '../modules/users/users.schema.ts';
 import '../modules/password/password.schema.ts';
+import '../modules/magic-link/magic-link.schema.ts';
+import '../modules/email-code/email-code.schema.ts';
 
 let schema: GraphQLSchema | undefined;
 

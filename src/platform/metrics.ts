@@ -16,6 +16,8 @@ export function createMetrics() {
     sseStreams: new Gauge({ name: 'portcullis_sse_streams', help: 'Open Server-Sent Events streams', registers: [registry] }),
     eventsPublished: counter('portcullis_session_events_published_total', 'Session revocation events published'),
     eventsDelivered: counter('portcullis_session_events_delivered_total', 'Session revocation events delivered to subscribers'),
+    oauthCallbacks: counter('portcullis_oauth_callbacks_total', 'OAuth callbacks by provider and result (success or the oauth_error code)', ['provider', 'result']),
+    mailSent: counter('portcullis_mail_sent_total', 'Mails by template and result (success, failure, dead)', ['template', 'result']),
     rateLimitFallbacks: counter(
       'portcullis_rate_limit_fallback_total',
       'Rate-limit checks counted in process because Redis did not answer',

@@ -25,7 +25,6 @@ CREATE TABLE "Mail" (
     "template" TEXT NOT NULL,
     "to" TEXT NOT NULL,
     "subject" TEXT NOT NULL,
-    "payload" BYTEA,
     "status" "MailStatus" NOT NULL DEFAULT 'QUEUED',
     "attempts" INTEGER NOT NULL DEFAULT 0,
     "createdAt" TIMESTAMP(3) NOT NULL,

@@ -3,6 +3,7 @@ import {
   type GraphQLFieldResolver, type GraphQLResolveInfo, type GraphQLSchema,
 } from 'graphql';
 import { parseRule, rateLimitKeys, type RateLimitRule } from '../../modules/rate-limit/rate-limit-rules.ts';
+import { rateLimited } from '../../modules/rate-limit/rate-limit.service.ts';
 import { builder } from '../builder.ts';
 import type { GraphQLContext } from '../context.ts';
 
@@ -14,6 +15,13 @@ builder.enumType('RateLimitKey', {
   description: 'What a rate limit counts per: the client IP, the email in the input, or the signed-in user',
   values: rateLimitKeys,
 });
+
+/**
+ * Mail requests answer `true` whatever the address; past their per-email limit they still do,
+ * and send nothing, so a limit never tells which addresses have accounts.
+ */
+const silentPerEmail = (field: string, rule: RateLimitRule) =>
+  field.startsWith('request') && rule.by.length === 1 && rule.by[0] === 'EMAIL';
 
 /** `directives: rateLimits('10/15m:IP+EMAIL', '100/15m:IP')` on a field. */
 export function rateLimits(...rules: string[]) {
@@ -50,11 +58,13 @@ export function enforceRateLimits(schema: GraphQLSchema): void {
           const rules = ctx.services.rateLimits.rulesFor(field.name, defaults);
           if (rules.length) {
             const input = (args.input ?? args) as { email?: unknown };
-            await ctx.services.rateLimits.enforce(field.name, rules, {
+            const refusal = await ctx.services.rateLimits.check(field.name, rules, {
               ip: ctx.client.ipAddress,
               email: typeof input.email === 'string' ? input.email : null,
               userId: ctx.viewer?.user.id ?? null,
             });
+            if (refusal && silentPerEmail(field.name, refusal.rule)) return true;
+            if (refusal) throw rateLimited(refusal);
           }
           return resolve(source, args, ctx, info);
         };

@@ -9,6 +9,14 @@ export interface RateLimitSubject {
   userId?: string | null;
 }
 
+export interface Refusal {
+  rule: RateLimitRule;
+  retryAfter: number;
+}
+
+export const rateLimited = (refusal: Refusal) =>
+  new AppError('RATE_LIMITED', 'Too many attempts; try again later', { retryAfter: refusal.retryAfter });
+
 interface Deps {
   limiter: RateLimiter;
   /** Per-operation rules from RATE_LIMITS; they replace the defaults declared on the field. */
@@ -27,26 +35,25 @@ export function createRateLimitService({ limiter, overrides, metrics }: Deps) {
   return {
     rulesFor: (operation: string, defaults: RateLimitRule[]) => overrides[operation] ?? defaults,
 
-    /** Counts one attempt of `operation` under each rule; the first exhausted rule refuses it. */
-    async enforce(operation: string, defaults: RateLimitRule[], subject: RateLimitSubject): Promise<void> {
+    /**
+     * Counts one attempt of `operation` under each rule, in order, and stops at the first rule
+     * that is exhausted: it is returned, so the caller decides how to refuse (most throw
+     * RATE_LIMITED; mail requests answer as usual and send nothing, to reveal no address).
+     */
+    async check(operation: string, defaults: RateLimitRule[], subject: RateLimitSubject): Promise<Refusal | null> {
       for (const rule of overrides[operation] ?? defaults) {
         const result = await limiter.consume(operation, rule, keyPart(rule, subject));
         if (!result.allowed) {
           metrics.rateLimited.inc({ operation });
-          throw new AppError('RATE_LIMITED', 'Too many attempts; try again later', { retryAfter: result.retryAfter });
+          return { rule, retryAfter: result.retryAfter };
         }
       }
+      return null;
     },
 
-    /** Like `enforce`, but answers instead of throwing: for operations that must not reveal a limit. */
-    async allows(operation: string, rules: RateLimitRule[], subject: RateLimitSubject): Promise<boolean> {
-      for (const rule of overrides[operation] ?? rules) {
-        if (!(await limiter.consume(operation, rule, keyPart(rule, subject))).allowed) {
-          metrics.rateLimited.inc({ operation });
-          return false;
-        }
-      }
-      return true;
+    async enforce(operation: string, defaults: RateLimitRule[], subject: RateLimitSubject): Promise<void> {
+      const refusal = await this.check(operation, defaults, subject);
+      if (refusal) throw rateLimited(refusal);
     },
   };
 }

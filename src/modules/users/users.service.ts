@@ -6,6 +6,7 @@ import type { Db, Tx } from '../../platform/db.ts';
 import type { PasswordHasher } from '../password/password-hasher.ts';
 import { checkPasswordPolicy } from '../password/password-policy.ts';
 import type { ClientInfo, SessionsService } from '../sessions/sessions.service.ts';
+import { lockedError } from './account-lock.ts';
 import { normalizeEmail } from './email.ts';
 
 export interface AuthResult {
@@ -84,6 +85,21 @@ export function createUsersService({ db, clock, config, hasher, sessions }: Deps
         const { token, session } = await sessions.issue(tx, user.id, method, client);
         return { token, user, session };
       });
+    },
+
+    /**
+     * The account of an address whose ownership was just proven (magic link, email code): found
+     * and marked verified, or created verified, inside the caller's transaction. A locked account
+     * stays locked.
+     */
+    async verifiedAccountFor(tx: Tx, email: string): Promise<User> {
+      const now = clock.now();
+      const existing = await tx.user.findUnique({ where: { email } });
+      if (!existing) return this.createInTransaction(tx, { email, passwordHash: null, name: null, emailVerified: true });
+      const locked = lockedError(existing, now);
+      if (locked) throw locked;
+      if (existing.emailVerified) return existing;
+      return tx.user.update({ where: { id: existing.id }, data: { emailVerified: true, updatedAt: now } });
     },
 
     async updateProfile(userId: string, input: { name?: string | null }): Promise<User> {

@@ -1,0 +1,45 @@
+import type { Config } from '../config.ts';
+import type { MailJob } from '../modules/mail/mail.service.ts';
+import { SEND_MAIL, SEND_MAIL_DEAD } from '../modules/mail/mail.service.ts';
+import type { Clock } from '../platform/clock.ts';
+import type { Db } from '../platform/db.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { Queue } from '../platform/queue.ts';
+import type { Services } from '../services.ts';
+
+export const CLEANUP = 'cleanup';
+
+/** Declares every queue; run by each process that sends jobs, whether or not it works them. */
+export async function declareQueues(queue: Queue): Promise<void> {
+  await queue.declare(SEND_MAIL_DEAD, { policy: { retryLimit: 0 } });
+  await queue.declare(SEND_MAIL, { deadLetter: SEND_MAIL_DEAD });
+  await queue.declare(CLEANUP, { policy: { retryLimit: 1 } });
+}
+
+/** The workers: mail delivery, its dead letters, and the daily cleanup. */
+export async function startWorkers({ queue, services, db, clock, log }: {
+  queue: Queue;
+  services: Services;
+  db: Db;
+  clock: Clock;
+  log: Logger;
+  config: Config;
+}): Promise<void> {
+  await queue.work<MailJob>(SEND_MAIL, ({ data }) => services.mail.deliver(data));
+  await queue.work<MailJob>(SEND_MAIL_DEAD, ({ data }) => services.mail.markFailed(data));
+  await queue.work(CLEANUP, async () => {
+    const removed = await cleanup(db, clock.now());
+    log.info(removed, 'cleanup done');
+  });
+  await queue.schedule(CLEANUP, '17 3 * * *'); // daily, off the hour
+}
+
+/** Deletes what can no longer be used: expired one-time secrets, OAuth attempts and sessions. */
+export async function cleanup(db: Db, now: Date): Promise<{ tokens: number; attempts: number; sessions: number }> {
+  const [tokens, attempts, sessions] = await db.$transaction([
+    db.oneTimeToken.deleteMany({ where: { expiresAt: { lt: now } } }),
+    db.oAuthAttempt.deleteMany({ where: { expiresAt: { lt: now } } }),
+    db.session.deleteMany({ where: { OR: [{ expiresAt: { lt: now } }, { idleExpiresAt: { lt: now } }] } }),
+  ]);
+  return { tokens: tokens.count, attempts: attempts.count, sessions: sessions.count };
+}

@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import { generateSecret, generateSync } from 'otplib';
+import type { Config } from '../../config.ts';
+import type { Clock } from '../../platform/clock.ts';
+import { hashToken, safeEqual } from '../../platform/crypto.ts';
+import type { Db } from '../../platform/db.ts';
+import type { Metrics } from '../../platform/metrics.ts';
+import type { AuditService } from '../audit/audit.service.ts';
+import type { MailService } from '../mail/mail.service.ts';
+import { emailCodeMail, link } from '../mail/templates.ts';
+import type { ClientInfo, SessionsService } from '../sessions/sessions.service.ts';
+import { tokenExpired, tokenInvalid } from '../tokens/one-time-tokens.ts';
+import { normalizeEmail } from '../users/email.ts';
+import type { AuthResult, UsersService } from '../users/users.service.ts';
+
+// Sign-in by a 6-digit code mailed to the address: 10 minutes, stored only as a salted hash, a
+// new code voids the previous one, and after 5 wrong tries the code is burned. Every guess first
+// reserves one try with a single conditional UPDATE, so no number of parallel guesses can get
+// more tries than the budget.
+
+interface Deps {
+  db: Db;
+  clock: Clock;
+  config: Pick<Config, 'frontendUrl' | 'tokens'>;
+  mail: MailService;
+  users: UsersService;
+  sessions: SessionsService;
+  audit: AuditService;
+  metrics: Metrics;
+}
+
+/** The row id salts the hash, so equal codes of different rows never hash alike. */
+const codeHash = (rowId: string, code: string) => hashToken(`${rowId}:${code}`);
+
+export function createEmailCodeService({ db, clock, config, mail, users, sessions, audit, metrics }: Deps) {
+  const { emailCodeTtlMs, emailCodeMaxAttempts } = config.tokens;
+
+  mail.register('email-code', async ({ email }) => {
+    const code = generateSync({ secret: generateSecret(), strategy: 'hotp', counter: 0, digits: 6 });
+    const id = randomUUID();
+    const now = clock.now();
+    const user = await db.user.findUnique({ where: { email }, select: { id: true } });
+    await db.$transaction([
+      db.oneTimeToken.updateMany({ where: { purpose: 'EMAIL_CODE', email, consumedAt: null }, data: { consumedAt: now } }),
+      db.oneTimeToken.create({
+        data: {
+          id, purpose: 'EMAIL_CODE', email, userId: user?.id ?? null, tokenHash: codeHash(id, code),
+          expiresAt: new Date(now.getTime() + emailCodeTtlMs), createdAt: now,
+        },
+      }),
+    ]);
+    const url = link(config.frontendUrl, '/auth/email-code', { email, code });
+    return { to: email, mail: emailCodeMail(code, url, emailCodeTtlMs / 60_000) };
+  });
+
+  /** Spends one try of the live code of `email`; returns its row, or throws when none is left. */
+  async function reserveTry(email: string): Promise<{ id: string; tokenHash: string; attempts: number }> {
+    const now = clock.now();
+    const [row] = await db.oneTimeToken.updateManyAndReturn({
+      where: { purpose: 'EMAIL_CODE', email, consumedAt: null, expiresAt: { gt: now }, attempts: { lt: emailCodeMaxAttempts } },
+      data: { attempts: { increment: 1 } },
+      select: { id: true, tokenHash: true, attempts: true },
+    });
+    if (row) return row;
+    const stale = await db.oneTimeToken.findFirst({
+      where: { purpose: 'EMAIL_CODE', email, consumedAt: null, attempts: { lt: emailCodeMaxAttempts } },
+      select: { id: true },
+    });
+    throw stale ? tokenExpired() : tokenInvalid();
+  }
+
+  return {
+    async request(rawEmail: string): Promise<void> {
+      await mail.request({ template: 'email-code', email: normalizeEmail(rawEmail) });
+    },
+
+    async login(input: { email: string; code: string }, client: ClientInfo): Promise<AuthResult> {
+      const email = normalizeEmail(input.email);
+      try {
+        if (!/^\d{6}$/.test(input.code.trim())) throw tokenInvalid();
+        const row = await reserveTry(email);
+        if (!safeEqual(row.tokenHash, codeHash(row.id, input.code.trim()))) {
+          if (row.attempts >= emailCodeMaxAttempts) {
+            await db.oneTimeToken.updateMany({ where: { id: row.id, consumedAt: null }, data: { consumedAt: clock.now() } });
+          }
+          throw tokenInvalid();
+        }
+        const { result, audited } = await db.$transaction(async (tx) => {
+          const { count } = await tx.oneTimeToken.updateMany({ where: { id: row.id, consumedAt: null }, data: { consumedAt: clock.now() } });
+          if (count !== 1) throw tokenInvalid(); // a concurrent use of the same code won
+          const user = await users.verifiedAccountFor(tx, email);
+          const { token, session } = await sessions.issue(tx, user.id, 'EMAIL_CODE', client);
+          const record = await audit.record({ type: 'login.succeeded', userId: user.id, client, data: { method: 'EMAIL_CODE' } }, tx);
+          return { result: { token, user, session }, audited: record };
+        });
+        audit.announce([audited]);
+        metrics.logins.inc({ method: 'EMAIL_CODE', result: 'success' });
+        return result;
+      } catch (err) {
+        metrics.logins.inc({ method: 'EMAIL_CODE', result: 'failure' });
+        throw err;
+      }
+    },
+  };
+}
+
+export type EmailCodeService = ReturnType<typeof createEmailCodeService>;

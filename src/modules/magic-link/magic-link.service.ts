@@ -1,0 +1,64 @@
+import type { Config } from '../../config.ts';
+import type { Metrics } from '../../platform/metrics.ts';
+import type { Db } from '../../platform/db.ts';
+import type { AuditService } from '../audit/audit.service.ts';
+import type { MailService } from '../mail/mail.service.ts';
+import { link, magicLinkMail } from '../mail/templates.ts';
+import type { ClientInfo, SessionsService } from '../sessions/sessions.service.ts';
+import type { OneTimeTokens } from '../tokens/one-time-tokens.ts';
+import { normalizeEmail } from '../users/email.ts';
+import type { AuthResult, UsersService } from '../users/users.service.ts';
+
+// Sign-in by a link mailed to the address: the link carries a one-time token bound to that email,
+// valid 10 minutes, used once. First use creates the account (its email then verified). A newer
+// link does not void an older one still in the inbox; each works once until it expires.
+
+interface Deps {
+  db: Db;
+  config: Pick<Config, 'frontendUrl' | 'tokens'>;
+  tokens: OneTimeTokens;
+  mail: MailService;
+  users: UsersService;
+  sessions: SessionsService;
+  audit: AuditService;
+  metrics: Metrics;
+}
+
+export function createMagicLinkService({ db, config, tokens, mail, users, sessions, audit, metrics }: Deps) {
+  const minutes = config.tokens.magicLinkTtlMs / 60_000;
+
+  mail.register('magic-link', async ({ email }) => {
+    const user = await db.user.findUnique({ where: { email }, select: { id: true } });
+    const token = await tokens.issue({ purpose: 'MAGIC_LINK', email, userId: user?.id, ttlMs: config.tokens.magicLinkTtlMs });
+    const url = link(config.frontendUrl, '/auth/magic-link', { email, token });
+    return { to: email, mail: magicLinkMail(url, minutes) };
+  });
+
+  return {
+    /** Always succeeds for a well-formed address, known or not: the mail is composed by the worker. */
+    async request(rawEmail: string): Promise<void> {
+      await mail.request({ template: 'magic-link', email: normalizeEmail(rawEmail) });
+    },
+
+    async login(input: { email: string; token: string }, client: ClientInfo): Promise<AuthResult> {
+      const email = normalizeEmail(input.email);
+      try {
+        const { result, audited } = await db.$transaction(async (tx) => {
+          await tokens.consume(tx, 'MAGIC_LINK', input.token, email);
+          const user = await users.verifiedAccountFor(tx, email);
+          const { token, session } = await sessions.issue(tx, user.id, 'MAGIC_LINK', client);
+          const record = await audit.record({ type: 'login.succeeded', userId: user.id, client, data: { method: 'MAGIC_LINK' } }, tx);
+          return { result: { token, user, session }, audited: record };
+        });
+        audit.announce([audited]);
+        metrics.logins.inc({ method: 'MAGIC_LINK', result: 'success' });
+        return result;
+      } catch (err) {
+        metrics.logins.inc({ method: 'MAGIC_LINK', result: 'failure' });
+        throw err;
+      }
+    },
+  };
+}
+
+export type MagicLinkService = ReturnType<typeof createMagicLinkService>;

@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../../config.ts';
+import type { Clock } from '../../platform/clock.ts';
+import type { Db } from '../../platform/db.ts';
+import type { Logger } from '../../platform/logger.ts';
+import { maskEmail } from '../../platform/logger.ts';
+import type { Mailer } from '../../platform/mailer/mailer.ts';
+import type { Metrics } from '../../platform/metrics.ts';
+import type { Queue } from '../../platform/queue.ts';
+import type { RenderedMail } from './templates.ts';
+
+// Mail is a job: a request only enqueues {template, email}, the same work whether or not the
+// address has an account (no enumeration by content or by time). The worker composes the mail at
+// send time — issuing the one-time secret it carries, so no secret waits in the queue or the
+// database — and sends it. Sending is idempotent per mail (the job id); failures are retried with
+// backoff and end in a dead-letter queue.
+
+export const SEND_MAIL = 'send-mail';
+export const SEND_MAIL_DEAD = 'send-mail-dead';
+
+export type MailTemplate = 'magic-link' | 'email-code' | 'password-reset' | 'email-verification' | 'password-changed';
+
+export interface MailRequest {
+  template: MailTemplate;
+  email: string;
+  userId?: string;
+}
+
+/** A queued mail: the request plus its id, which survives retries and the dead-letter queue. */
+export interface MailJob extends MailRequest {
+  mailId: string;
+}
+
+/** Builds one mail at send time; null when there is nothing to send (e.g. an unknown address). */
+export type MailComposer = (request: MailRequest) => Promise<{ to: string; mail: RenderedMail } | null>;
+
+interface Deps {
+  db: Db;
+  clock: Clock;
+  queue: Queue;
+  mailer: Mailer;
+  config: Pick<Config, 'mailFrom'>;
+  metrics: Metrics;
+  log: Logger;
+}
+
+export function createMailService({ db, clock, queue, mailer, config, metrics, log }: Deps) {
+  const composers = new Map<MailTemplate, MailComposer>();
+
+  return {
+    register(template: MailTemplate, composer: MailComposer): void {
+      composers.set(template, composer);
+    },
+
+    /** Queues a mail; the caller has already applied its limits. */
+    async request(request: MailRequest): Promise<void> {
+      await queue.send(SEND_MAIL, { ...request, mailId: randomUUID() } satisfies MailJob);
+    },
+
+    /** The worker: composes and sends the mail of job `mailId` unless it was sent already. */
+    async deliver({ mailId, ...request }: MailJob): Promise<void> {
+      const previous = await db.mail.findUnique({ where: { id: mailId }, select: { status: true } });
+      if (previous?.status === 'SENT') return;
+      const composer = composers.get(request.template);
+      if (!composer) throw new Error(`no composer for mail template ${request.template}`);
+      const composed = await composer(request);
+      if (!composed) return;
+      const { to, mail } = composed;
+      await db.mail.upsert({
+        where: { id: mailId },
+        create: { id: mailId, template: request.template, to, subject: mail.subject, createdAt: clock.now(), attempts: 1 },
+        update: { attempts: { increment: 1 } },
+      });
+      try {
+        await mailer.send({ id: mailId, template: request.template, from: config.mailFrom, to, ...mail });
+      } catch (err) {
+        metrics.mailSent.inc({ template: request.template, result: 'failure' });
+        const status = (err as { code?: number }).code;
+        log.warn({ mailId, template: request.template, to: maskEmail(to), status }, 'mail provider refused the mail; it will be retried');
+        throw new Error(`mail provider refused mail ${mailId}${status ? ` (${status})` : ''}`);
+      }
+      await db.mail.update({ where: { id: mailId }, data: { status: 'SENT', sentAt: clock.now() } });
+      metrics.mailSent.inc({ template: request.template, result: 'success' });
+    },
+
+    /** The latest mails of the dev outbox, newest first. */
+    latestInOutbox(limit = 50) {
+      return db.devOutboxMail.findMany({ orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: limit });
+    },
+
+    /** A mail that exhausted its retries. */
+    async markFailed({ mailId, ...request }: MailJob): Promise<void> {
+      await db.mail.updateMany({ where: { id: mailId, status: 'QUEUED' }, data: { status: 'FAILED' } });
+      metrics.mailSent.inc({ template: request.template, result: 'dead' });
+      log.error({ mailId, template: request.template, to: maskEmail(request.email) }, 'mail given up after its retries');
+    },
+  };
+}
+
+export type MailService = ReturnType<typeof createMailService>;
