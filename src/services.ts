@@ -3,14 +3,17 @@ import { createAuditService } from './modules/audit/audit.service.ts';
 import { createEmailCodeService } from './modules/email-code/email-code.service.ts';
 import { createMagicLinkService } from './modules/magic-link/magic-link.service.ts';
 import { createMailService } from './modules/mail/mail.service.ts';
+import { createOAuthService } from './modules/oauth/oauth.service.ts';
 import { createPasswordHasher } from './modules/password/password-hasher.ts';
 import { createPasswordService } from './modules/password/password.service.ts';
 import { createRateLimitService } from './modules/rate-limit/rate-limit.service.ts';
+import { createRecoveryService } from './modules/recovery/recovery.service.ts';
 import { createRateLimiter } from './modules/rate-limit/rate-limiter.ts';
 import { createRevocationFeed } from './modules/sessions/revocation-feed.ts';
 import { createSessionsService, type SessionRevocation } from './modules/sessions/sessions.service.ts';
 import { createOneTimeTokens } from './modules/tokens/one-time-tokens.ts';
 import { createUsersService } from './modules/users/users.service.ts';
+import { createVerificationService } from './modules/verification/verification.service.ts';
 import type { Clock } from './platform/clock.ts';
 import type { Db } from './platform/db.ts';
 import type { Events } from './platform/events.ts';
@@ -46,15 +49,24 @@ export function createServices({ db, clock, config, log, metrics, redis, events,
     }
   };
   const sessions = createSessionsService({ db, clock, policy: config.session, onRevoked });
-  const users = createUsersService({ db, clock, config, hasher, sessions });
-  const password = createPasswordService({ db, clock, config, hasher, sessions, metrics, log });
+  const mail = createMailService({ db, clock, queue, mailer, config, metrics, log });
+  const verification = createVerificationService({ db, clock, config, tokens, mail, audit });
+  const users = createUsersService({ db, clock, config, hasher, sessions, onRegistered: verification.requestFor });
+
   const limiter = createRateLimiter({ redis, log, onFallback: () => metrics.rateLimitFallbacks.inc() });
   const rateLimits = createRateLimitService({ limiter, overrides: config.rateLimits, metrics });
   const revocationFeed = createRevocationFeed({ events, metrics, sessions });
-  const mail = createMailService({ db, clock, queue, mailer, config, metrics, log });
+  const recovery = createRecoveryService({ db, clock, config, hasher, tokens, mail, sessions, audit });
+  const password = createPasswordService({
+    db, clock, config, hasher, sessions, metrics, log, notifyPasswordChanged: recovery.notifyPasswordChanged,
+  });
   const magicLink = createMagicLinkService({ db, config, tokens, mail, users, sessions, audit, metrics });
   const emailCode = createEmailCodeService({ db, clock, config, mail, users, sessions, audit, metrics });
-  return { hasher, audit, tokens, sessions, users, password, rateLimits, revocationFeed, mail, magicLink, emailCode };
+  const oauth = createOAuthService({ db, clock, config, log, metrics, tokens, users, sessions, audit });
+  return {
+    hasher, audit, tokens, sessions, users, password, rateLimits, revocationFeed, mail, magicLink, emailCode, recovery,
+    verification, oauth,
+  };
 }
 
 export type Services = ReturnType<typeof createServices>;

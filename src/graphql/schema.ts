@@ -8,6 +8,9 @@ import '../modules/users/users.schema.ts';
 import '../modules/password/password.schema.ts';
 import '../modules/magic-link/magic-link.schema.ts';
 import '../modules/email-code/email-code.schema.ts';
+import '../modules/recovery/recovery.schema.ts';
+import '../modules/verification/verification.schema.ts';
+import '../modules/oauth/oauth.schema.ts';
 
 let schema: GraphQLSchema | undefined;
 

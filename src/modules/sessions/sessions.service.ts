@@ -67,6 +67,10 @@ export function createSessionsService({ db, clock, policy, onRevoked }: Deps) {
 
     /** Opens a session; runs inside the caller's transaction when one is given. */
     async issue(tx: Tx | Db, userId: string, method: AuthMethod, client: ClientInfo): Promise<IssuedSession> {
+      // A shared lock on the user: a password reset or an admin lock (which update the row, then
+      // revoke every session) either waits for this session to commit and revokes it, or commits
+      // first and this sign-in comes after it. No session slips between the two.
+      await tx.$executeRaw`SELECT 1 FROM "User" WHERE id = ${userId}::uuid FOR SHARE`;
       const now = clock.now();
       const token = newToken();
       const session = await tx.session.create({

@@ -1,8 +1,18 @@
 import { AppError } from '../../errors.ts';
 
-/** LOCKED with the seconds left, or null when the account is not locked at `now`. */
+/** The reason of the automatic lock after failed logins; a password reset lifts only this kind. */
+export const FAILED_LOGINS_LOCK_REASON = 'Too many failed sign-in attempts';
+
+/**
+ * `lockedUntil` of an admin lock without an end: a date no clock reaches, so every check of
+ * `lockedUntil > now` (each sign-in path) refuses the account until an admin unlocks it.
+ */
+export const LOCKED_UNTIL_UNLOCKED = new Date('9999-12-31T00:00:00.000Z');
+
+/** LOCKED with the seconds left (none for a lock without an end), or null when not locked at `now`. */
 export function lockedError(user: { lockedUntil: Date | null }, now: Date): AppError | null {
   if (!user.lockedUntil || user.lockedUntil <= now) return null;
+  if (user.lockedUntil >= LOCKED_UNTIL_UNLOCKED) return new AppError('LOCKED', 'This account is locked until an administrator unlocks it');
   return new AppError('LOCKED', 'This account is locked', {
     retryAfter: (user.lockedUntil.getTime() - now.getTime()) / 1000,
   });

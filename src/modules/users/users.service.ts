@@ -21,6 +21,8 @@ interface Deps {
   config: Pick<Config, 'adminEmails' | 'password'>;
   hasher: PasswordHasher;
   sessions: SessionsService;
+  /** Called after a registration commits (the verification mail). */
+  onRegistered?: (user: User) => Promise<void>;
 }
 
 const NAME_MAX = 100;
@@ -36,7 +38,7 @@ function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: string } | null)?.code === 'P2002';
 }
 
-export function createUsersService({ db, clock, config, hasher, sessions }: Deps) {
+export function createUsersService({ db, clock, config, hasher, sessions, onRegistered }: Deps) {
   return {
     /** Creates a user inside the caller's transaction; the role comes from ADMIN_EMAILS. */
     async createInTransaction(
@@ -71,7 +73,9 @@ export function createUsersService({ db, clock, config, hasher, sessions }: Deps
         throw new AppError('CONFLICT', 'An account with this email already exists');
       }
       const passwordHash = input.password != null ? await hasher.hash(input.password) : null;
-      return this.signUpAndIn({ email, passwordHash, name, emailVerified: false }, 'PASSWORD', client);
+      const result = await this.signUpAndIn({ email, passwordHash, name, emailVerified: false }, 'PASSWORD', client);
+      await onRegistered?.(result.user);
+      return result;
     },
 
     /** Creates the user and its first session in one transaction. */

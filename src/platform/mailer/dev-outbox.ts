@@ -6,7 +6,8 @@ import type { Mailer } from './mailer.ts';
 /**
  * Without a mail provider, mails land in a table that GET /dev/outbox shows, and one log line says
  * so, with the outbox address: a newcomer can click a magic link without any setup. Links are not
- * written to the log (they carry one-time secrets).
+ * written to the log (they carry one-time secrets). Mails are stamped with the wall clock: the
+ * outbox lists them in the order they arrived.
  */
 export function createDevOutboxMailer({ db, log, publicUrl, now }: { db: Db; log: Logger; publicUrl: string; now: () => Date }): Mailer {
   return {

@@ -1,0 +1,90 @@
+import type { Config } from '../../config.ts';
+import type { Clock } from '../../platform/clock.ts';
+import type { Db } from '../../platform/db.ts';
+import type { AuditService } from '../audit/audit.service.ts';
+import type { MailService } from '../mail/mail.service.ts';
+import { link, passwordChangedMail, passwordResetMail } from '../mail/templates.ts';
+import type { PasswordHasher } from '../password/password-hasher.ts';
+import { checkPasswordPolicy } from '../password/password-policy.ts';
+import type { SessionsService } from '../sessions/sessions.service.ts';
+import type { ClientInfo } from '../sessions/sessions.service.ts';
+import { tokenInvalid, type OneTimeTokens } from '../tokens/one-time-tokens.ts';
+import { FAILED_LOGINS_LOCK_REASON } from '../users/account-lock.ts';
+import { normalizeEmail } from '../users/email.ts';
+
+// Password recovery by a 15-minute, single-use token mailed to the account's address. A new
+// request voids the tokens mailed before it (only the latest link works), and a reset voids every
+// other one. The reset sets the password, lifts an automatic lockout (not an admin's lock), revokes
+// every session and does not sign in. A passwordless account sets its first password this way.
+
+interface Deps {
+  db: Db;
+  clock: Clock;
+  config: Pick<Config, 'frontendUrl' | 'tokens' | 'password'>;
+  hasher: PasswordHasher;
+  tokens: OneTimeTokens;
+  mail: MailService;
+  sessions: SessionsService;
+  audit: AuditService;
+}
+
+export function createRecoveryService({ db, clock, config, hasher, tokens, mail, sessions, audit }: Deps) {
+  mail.register('password-reset', async ({ email }) => {
+    const user = await db.user.findUnique({ where: { email }, select: { id: true } });
+    if (!user) return null; // unknown address: no token, no mail (the request answered true all the same)
+    const token = await db.$transaction(async (tx) => {
+      await tokens.voidAll('PASSWORD_RESET', email, tx);
+      return tokens.issue({ purpose: 'PASSWORD_RESET', email, userId: user.id, ttlMs: config.tokens.passwordResetTtlMs }, tx);
+    });
+    const url = link(config.frontendUrl, '/auth/reset-password', { token });
+    return { to: email, mail: passwordResetMail(url, config.tokens.passwordResetTtlMs / 60_000) };
+  });
+
+  mail.register('password-changed', async ({ email }) => ({
+    to: email,
+    mail: passwordChangedMail(link(config.frontendUrl, '/auth/forgot-password', {})),
+  }));
+
+  /** The "your password was changed" notice, after a change or a reset. */
+  const notifyPasswordChanged = (user: { id: string; email: string }) =>
+    mail.request({ template: 'password-changed', email: user.email, userId: user.id });
+
+  return {
+    /** Always succeeds for a well-formed address; only a known one gets a mail. */
+    async request(rawEmail: string): Promise<void> {
+      await mail.request({ template: 'password-reset', email: normalizeEmail(rawEmail) });
+    },
+
+    async reset(input: { token: string; newPassword: string }, client: ClientInfo): Promise<void> {
+      checkPasswordPolicy(input.newPassword, config.password);
+      const passwordHash = await hasher.hash(input.newPassword);
+      const { user, revoked, record } = await db.$transaction(async (tx) => {
+        const claimed = await tokens.consume(tx, 'PASSWORD_RESET', input.token);
+        const user = claimed.userId ? await tx.user.findUnique({ where: { id: claimed.userId } }) : null;
+        // The token is bound to the address it was mailed to: an address changed since voids it.
+        if (!user || user.email !== claimed.email) throw tokenInvalid();
+        const autoLocked = user.lockReason === FAILED_LOGINS_LOCK_REASON;
+        await tx.user.update({
+          where: { id: user.id },
+          data: {
+            passwordHash,
+            failedLoginCount: 0,
+            updatedAt: clock.now(),
+            ...(autoLocked && { lockedUntil: null, lockReason: null }),
+          },
+        });
+        await tokens.voidAll('PASSWORD_RESET', user.email, tx);
+        const revoked = await sessions.revokeInTransaction(tx, user.id, 'PASSWORD_RESET');
+        const record = await audit.record({ type: 'password.reset', userId: user.id, client, data: { sessionsRevoked: revoked.length } }, tx);
+        return { user, revoked, record };
+      });
+      sessions.announce(revoked);
+      audit.announce([record]);
+      await notifyPasswordChanged(user);
+    },
+
+    notifyPasswordChanged,
+  };
+}
+
+export type RecoveryService = ReturnType<typeof createRecoveryService>;

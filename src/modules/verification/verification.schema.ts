@@ -1,0 +1,29 @@
+import { builder } from '../../graphql/builder.ts';
+import { rateLimits } from '../../graphql/security/rate-limit.ts';
+import { User } from '../users/users.schema.ts';
+
+const VerifyEmailInput = builder.inputType('VerifyEmailInput', {
+  fields: (t) => ({ token: t.string({ required: true }) }),
+});
+
+builder.mutationField('requestEmailVerification', (t) =>
+  t.boolean({
+    authScopes: { user: true },
+    description: 'Emails FRONTEND_URL/auth/verify-email?token=… when the address is not verified yet. Always true.',
+    directives: rateLimits('30/1h:IP', '3/15m:USER'),
+    resolve: async (_root, _args, ctx) => {
+      await ctx.services.verification.requestFor(ctx.viewer!.user);
+      return true;
+    },
+  }),
+);
+
+builder.mutationField('verifyEmail', (t) =>
+  t.field({
+    type: User,
+    description: 'Marks the address of the token as verified',
+    directives: rateLimits('30/15m:IP'),
+    args: { input: t.arg({ type: VerifyEmailInput, required: true }) },
+    resolve: (_root, { input }, ctx) => ctx.services.verification.verify(input.token, ctx.client),
+  }),
+);

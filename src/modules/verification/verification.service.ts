@@ -1,0 +1,60 @@
+import type { Config } from '../../config.ts';
+import type { User } from '../../generated/prisma/client.ts';
+import type { Clock } from '../../platform/clock.ts';
+import type { Db } from '../../platform/db.ts';
+import type { AuditService } from '../audit/audit.service.ts';
+import type { MailService } from '../mail/mail.service.ts';
+import { emailVerificationMail, link } from '../mail/templates.ts';
+import type { ClientInfo } from '../sessions/sessions.service.ts';
+import { tokenInvalid, type OneTimeTokens } from '../tokens/one-time-tokens.ts';
+
+// Proof that an account's address is its owner's: a single-use token mailed to it (24 hours);
+// a newer mail voids the older link. Accounts made by magic link, email code or a provider that
+// vouches for the address are verified already and get no mail.
+
+interface Deps {
+  db: Db;
+  clock: Clock;
+  config: Pick<Config, 'frontendUrl' | 'tokens'>;
+  tokens: OneTimeTokens;
+  mail: MailService;
+  audit: AuditService;
+}
+
+export function createVerificationService({ db, clock, config, tokens, mail, audit }: Deps) {
+  const ttlMs = config.tokens.emailVerificationTtlMs;
+
+  mail.register('email-verification', async ({ email, userId }) => {
+    const user = userId ? await db.user.findUnique({ where: { id: userId } }) : null;
+    if (!user || user.emailVerified || user.email !== email) return null;
+    const token = await db.$transaction(async (tx) => {
+      await tokens.voidAll('EMAIL_VERIFICATION', email, tx);
+      return tokens.issue({ purpose: 'EMAIL_VERIFICATION', email, userId: user.id, ttlMs }, tx);
+    });
+    const url = link(config.frontendUrl, '/auth/verify-email', { token });
+    return { to: email, mail: emailVerificationMail(url, Math.round(ttlMs / 3_600_000)) };
+  });
+
+  return {
+    /** Queues the verification mail of a user whose address is not verified yet. */
+    async requestFor(user: Pick<User, 'id' | 'email' | 'emailVerified'>): Promise<void> {
+      if (user.emailVerified) return;
+      await mail.request({ template: 'email-verification', email: user.email, userId: user.id });
+    },
+
+    async verify(token: string, client: ClientInfo): Promise<User> {
+      const { user, record } = await db.$transaction(async (tx) => {
+        const claimed = await tokens.consume(tx, 'EMAIL_VERIFICATION', token);
+        const owner = claimed.userId ? await tx.user.findUnique({ where: { id: claimed.userId } }) : null;
+        if (!owner || owner.email !== claimed.email) throw tokenInvalid();
+        const user = await tx.user.update({ where: { id: owner.id }, data: { emailVerified: true, updatedAt: clock.now() } });
+        const record = await audit.record({ type: 'email.verified', userId: user.id, client }, tx);
+        return { user, record };
+      });
+      audit.announce([record]);
+      return user;
+    },
+  };
+}
+
+export type VerificationService = ReturnType<typeof createVerificationService>;
