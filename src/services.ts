@@ -11,6 +11,7 @@ import { createRecoveryService } from './modules/recovery/recovery.service.ts';
 import { createRateLimiter } from './modules/rate-limit/rate-limiter.ts';
 import { createRevocationFeed } from './modules/sessions/revocation-feed.ts';
 import { createSessionsService, type SessionRevocation } from './modules/sessions/sessions.service.ts';
+import { createSignIn } from './modules/sessions/sign-in.ts';
 import { createOneTimeTokens } from './modules/tokens/one-time-tokens.ts';
 import { createUsersService } from './modules/users/users.service.ts';
 import { createVerificationService } from './modules/verification/verification.service.ts';
@@ -60,8 +61,9 @@ export function createServices({ db, clock, config, log, metrics, redis, events,
   const password = createPasswordService({
     db, clock, config, hasher, sessions, metrics, log, notifyPasswordChanged: recovery.notifyPasswordChanged,
   });
-  const magicLink = createMagicLinkService({ db, config, tokens, mail, users, sessions, audit, metrics });
-  const emailCode = createEmailCodeService({ db, clock, config, mail, users, sessions, audit, metrics });
+  const signIn = createSignIn({ db, sessions, audit, metrics });
+  const magicLink = createMagicLinkService({ db, config, tokens, mail, users, signIn });
+  const emailCode = createEmailCodeService({ db, clock, config, mail, users, signIn });
   const oauth = createOAuthService({ db, clock, config, log, metrics, tokens, users, sessions, audit });
   return {
     hasher, audit, tokens, sessions, users, password, rateLimits, revocationFeed, mail, magicLink, emailCode, recovery,

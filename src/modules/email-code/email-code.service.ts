@@ -4,11 +4,10 @@ import type { Config } from '../../config.ts';
 import type { Clock } from '../../platform/clock.ts';
 import { hashToken, safeEqual } from '../../platform/crypto.ts';
 import type { Db } from '../../platform/db.ts';
-import type { Metrics } from '../../platform/metrics.ts';
-import type { AuditService } from '../audit/audit.service.ts';
 import type { MailService } from '../mail/mail.service.ts';
 import { emailCodeMail, link } from '../mail/templates.ts';
-import type { ClientInfo, SessionsService } from '../sessions/sessions.service.ts';
+import type { ClientInfo } from '../sessions/sessions.service.ts';
+import type { SignIn } from '../sessions/sign-in.ts';
 import { tokenExpired, tokenInvalid } from '../tokens/one-time-tokens.ts';
 import { normalizeEmail } from '../users/email.ts';
 import type { AuthResult, UsersService } from '../users/users.service.ts';
@@ -24,15 +23,13 @@ interface Deps {
   config: Pick<Config, 'frontendUrl' | 'tokens'>;
   mail: MailService;
   users: UsersService;
-  sessions: SessionsService;
-  audit: AuditService;
-  metrics: Metrics;
+  signIn: SignIn;
 }
 
 /** The row id salts the hash, so equal codes of different rows never hash alike. */
 const codeHash = (rowId: string, code: string) => hashToken(`${rowId}:${code}`);
 
-export function createEmailCodeService({ db, clock, config, mail, users, sessions, audit, metrics }: Deps) {
+export function createEmailCodeService({ db, clock, config, mail, users, signIn }: Deps) {
   const { emailCodeTtlMs, emailCodeMaxAttempts } = config.tokens;
 
   mail.register('email-code', async ({ email }) => {
@@ -76,30 +73,21 @@ export function createEmailCodeService({ db, clock, config, mail, users, session
 
     async login(input: { email: string; code: string }, client: ClientInfo): Promise<AuthResult> {
       const email = normalizeEmail(input.email);
-      try {
-        if (!/^\d{6}$/.test(input.code.trim())) throw tokenInvalid();
+      const code = input.code.trim();
+      return signIn('EMAIL_CODE', client, async (tx) => {
+        if (!/^\d{6}$/.test(code)) throw tokenInvalid();
         const row = await reserveTry(email);
-        if (!safeEqual(row.tokenHash, codeHash(row.id, input.code.trim()))) {
+        if (!safeEqual(row.tokenHash, codeHash(row.id, code))) {
+          // The spent try stays spent; the last wrong one burns the code (outside the rolled-back transaction).
           if (row.attempts >= emailCodeMaxAttempts) {
             await db.oneTimeToken.updateMany({ where: { id: row.id, consumedAt: null }, data: { consumedAt: clock.now() } });
           }
           throw tokenInvalid();
         }
-        const { result, audited } = await db.$transaction(async (tx) => {
-          const { count } = await tx.oneTimeToken.updateMany({ where: { id: row.id, consumedAt: null }, data: { consumedAt: clock.now() } });
-          if (count !== 1) throw tokenInvalid(); // a concurrent use of the same code won
-          const user = await users.verifiedAccountFor(tx, email);
-          const { token, session } = await sessions.issue(tx, user.id, 'EMAIL_CODE', client);
-          const record = await audit.record({ type: 'login.succeeded', userId: user.id, client, data: { method: 'EMAIL_CODE' } }, tx);
-          return { result: { token, user, session }, audited: record };
-        });
-        audit.announce([audited]);
-        metrics.logins.inc({ method: 'EMAIL_CODE', result: 'success' });
-        return result;
-      } catch (err) {
-        metrics.logins.inc({ method: 'EMAIL_CODE', result: 'failure' });
-        throw err;
-      }
+        const { count } = await tx.oneTimeToken.updateMany({ where: { id: row.id, consumedAt: null }, data: { consumedAt: clock.now() } });
+        if (count !== 1) throw tokenInvalid(); // a concurrent use of the same code won
+        return users.verifiedAccountFor(tx, email);
+      });
     },
   };
 }

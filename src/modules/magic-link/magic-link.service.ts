@@ -1,10 +1,9 @@
 import type { Config } from '../../config.ts';
-import type { Metrics } from '../../platform/metrics.ts';
 import type { Db } from '../../platform/db.ts';
-import type { AuditService } from '../audit/audit.service.ts';
 import type { MailService } from '../mail/mail.service.ts';
 import { link, magicLinkMail } from '../mail/templates.ts';
-import type { ClientInfo, SessionsService } from '../sessions/sessions.service.ts';
+import type { ClientInfo } from '../sessions/sessions.service.ts';
+import type { SignIn } from '../sessions/sign-in.ts';
 import type { OneTimeTokens } from '../tokens/one-time-tokens.ts';
 import { normalizeEmail } from '../users/email.ts';
 import type { AuthResult, UsersService } from '../users/users.service.ts';
@@ -19,12 +18,10 @@ interface Deps {
   tokens: OneTimeTokens;
   mail: MailService;
   users: UsersService;
-  sessions: SessionsService;
-  audit: AuditService;
-  metrics: Metrics;
+  signIn: SignIn;
 }
 
-export function createMagicLinkService({ db, config, tokens, mail, users, sessions, audit, metrics }: Deps) {
+export function createMagicLinkService({ db, config, tokens, mail, users, signIn }: Deps) {
   const minutes = config.tokens.magicLinkTtlMs / 60_000;
 
   mail.register('magic-link', async ({ email }) => {
@@ -42,21 +39,10 @@ export function createMagicLinkService({ db, config, tokens, mail, users, sessio
 
     async login(input: { email: string; token: string }, client: ClientInfo): Promise<AuthResult> {
       const email = normalizeEmail(input.email);
-      try {
-        const { result, audited } = await db.$transaction(async (tx) => {
-          await tokens.consume(tx, 'MAGIC_LINK', input.token, email);
-          const user = await users.verifiedAccountFor(tx, email);
-          const { token, session } = await sessions.issue(tx, user.id, 'MAGIC_LINK', client);
-          const record = await audit.record({ type: 'login.succeeded', userId: user.id, client, data: { method: 'MAGIC_LINK' } }, tx);
-          return { result: { token, user, session }, audited: record };
-        });
-        audit.announce([audited]);
-        metrics.logins.inc({ method: 'MAGIC_LINK', result: 'success' });
-        return result;
-      } catch (err) {
-        metrics.logins.inc({ method: 'MAGIC_LINK', result: 'failure' });
-        throw err;
-      }
+      return signIn('MAGIC_LINK', client, async (tx) => {
+        await tokens.consume(tx, 'MAGIC_LINK', input.token, email);
+        return users.verifiedAccountFor(tx, email);
+      });
     },
   };
 }
