@@ -8,17 +8,12 @@ import { createGraphQLServer } from './graphql/yoga.ts';
 import { refuseOversizedBody, serveProbe } from './http-routes.ts';
 import { createClientIpResolver } from './platform/client-ip.ts';
 import { systemClock, type Clock } from './platform/clock.ts';
-import { createDb, pingDb } from './platform/db.ts';
-import { declareQueues, startWorkers } from './jobs/workers.ts';
+import { createCore } from './core.ts';
+import { pingDb } from './platform/db.ts';
 import { serveDevOutbox } from './modules/mail/dev-outbox.route.ts';
-import { createEvents } from './platform/events.ts';
-import { createDevOutboxMailer } from './platform/mailer/dev-outbox.ts';
-import type { Mailer } from './platform/mailer/mailer.ts';
-import { createSendgridMailer } from './platform/mailer/sendgrid.ts';
-import { createQueue } from './platform/queue.ts';
+import { serveOAuthCallback } from './modules/oauth/oauth.routes.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
-import { createMetrics } from './platform/metrics.ts';
-import { createRedis, pingRedis, type Redis } from './platform/redis.ts';
+import { pingRedis } from './platform/redis.ts';
 import { requestIdFrom, requestScope } from './platform/request-scope.ts';
 import { createServices } from './services.ts';
 
@@ -52,16 +47,8 @@ export interface App {
 /** The composition root: adapters, services, GraphQL and HTTP routes. Starts nothing by itself. */
 export function createApp({ config, databaseUrl, clock = systemClock, log: givenLog, logDestination }: AppOptions): App {
   const log = givenLog ?? createLogger(config.logLevel, logDestination);
-  const db = createDb(databaseUrl);
-  const redis: Redis | undefined = config.redisUrl ? createRedis(config.redisUrl, config.redisPrefix) : undefined;
-  redis?.on('error', (err) => log.warn({ err: { message: err.message } }, 'redis error'));
-  const metrics = createMetrics();
-  const events = createEvents({ redisUrl: config.redisUrl, prefix: config.redisPrefix, log });
-  const queue = createQueue({ databaseUrl, log, policy: config.queue });
-  const mailer: Mailer = config.sendgridApiKey
-    ? createSendgridMailer({ apiKey: config.sendgridApiKey, apiUrl: config.sendgridApiUrl })
-    : createDevOutboxMailer({ db, log, publicUrl: config.publicUrl, now: () => clock.now() });
-  const services = createServices({ db, clock, config, log, metrics, redis, events, queue, mailer });
+  const core = createCore({ config, databaseUrl, clock, log });
+  const { db, redis, metrics, events, services } = core;
   const clientIp = createClientIpResolver(config.trustProxy);
   const completeError = createErrorCompleter(log, { hideSuggestions: config.production });
   const yoga = createGraphQLServer({ config, db, services, log, metrics, clientIp, completeError });
@@ -76,6 +63,7 @@ export function createApp({ config, databaseUrl, clock = systemClock, log: given
       try {
         const path = (req.url ?? '/').split('?')[0]!;
         if (await serveProbe(req, res, path, probes)) return;
+        if (await serveOAuthCallback(req, res, path, services.oauth, clientIp)) return;
         if (path === '/dev/outbox' && req.method === 'GET' && !config.production) return await serveDevOutbox(req, res, services.mail);
         if (refuseOversizedBody(req, res, config.graphqlLimits.maxBodyBytes, requestId)) return;
         if (opensEventStream(req.headers, req.method)) {
@@ -104,9 +92,7 @@ export function createApp({ config, databaseUrl, clock = systemClock, log: given
     closeEndedSessions,
     async listen(port = config.port, host = config.host) {
       // The job queue first: requests may enqueue mail as soon as the port is open.
-      await queue.start();
-      await declareQueues(queue);
-      if (config.runWorkers) await startWorkers({ queue, services, db, clock, log, config });
+      await core.startJobs(config.runWorkers);
       return new Promise<string>((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => {
@@ -126,10 +112,7 @@ export function createApp({ config, databaseUrl, clock = systemClock, log: given
         // Connections still open after the drain period (streams, stalled clients) are cut.
         setTimeout(() => server.closeAllConnections(), DRAIN_MS).unref();
       });
-      await queue.stop();
-      await db.$disconnect();
-      await events.close();
-      if (redis) await redis.quit().catch(() => redis.disconnect());
+      await core.close();
     },
   };
 }

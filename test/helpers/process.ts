@@ -21,9 +21,9 @@ export interface ServiceProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Runs `node src/main.ts` (on the same Node 24 as the tests) with only the given environment. */
-export function startServiceProcess(env: Record<string, string>): ServiceProcess {
-  const child = spawn(process.execPath, ['src/main.ts'], {
+/** Runs `node src/main.ts` (or another entry) on the same Node 24 as the tests, with only the given environment. */
+export function startServiceProcess(env: Record<string, string>, entry = 'src/main.ts'): ServiceProcess {
+  const child = spawn(process.execPath, [entry], {
     cwd: new URL('../..', import.meta.url).pathname,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,53 @@
+import type { Config } from './config.ts';
+import { declareQueues, startWorkers } from './jobs/workers.ts';
+import type { Clock } from './platform/clock.ts';
+import { createDb } from './platform/db.ts';
+import { createEvents } from './platform/events.ts';
+import type { Logger } from './platform/logger.ts';
+import { createDevOutboxMailer } from './platform/mailer/dev-outbox.ts';
+import type { Mailer } from './platform/mailer/mailer.ts';
+import { createSendgridMailer } from './platform/mailer/sendgrid.ts';
+import { createMetrics } from './platform/metrics.ts';
+import { createQueue } from './platform/queue.ts';
+import { createRedis, type Redis } from './platform/redis.ts';
+import { createServices } from './services.ts';
+
+/**
+ * The adapters and services without any transport: what the HTTP app (src/app.ts) and the
+ * standalone worker (src/worker.ts) share.
+ */
+export function createCore({ config, databaseUrl, clock, log }: { config: Config; databaseUrl: string; clock: Clock; log: Logger }) {
+  const db = createDb(databaseUrl);
+  const redis: Redis | undefined = config.redisUrl ? createRedis(config.redisUrl, config.redisPrefix) : undefined;
+  redis?.on('error', (err) => log.warn({ err: { message: err.message } }, 'redis error'));
+  const metrics = createMetrics();
+  const events = createEvents({ redisUrl: config.redisUrl, prefix: config.redisPrefix, log });
+  const queue = createQueue({ databaseUrl, log, policy: config.queue });
+  // The outbox stamps mails with the wall clock: it lists them in the order they arrived.
+  const mailer: Mailer = config.sendgridApiKey
+    ? createSendgridMailer({ apiKey: config.sendgridApiKey, apiUrl: config.sendgridApiUrl })
+    : createDevOutboxMailer({ db, log, publicUrl: config.publicUrl, now: () => new Date() });
+  const services = createServices({ db, clock, config, log, metrics, redis, events, queue, mailer });
+
+  return {
+    db,
+    redis,
+    metrics,
+    events,
+    services,
+    /** Starts the job queue, and its workers when `withWorkers`. */
+    async startJobs(withWorkers: boolean) {
+      await queue.start();
+      await declareQueues(queue);
+      if (withWorkers) await startWorkers({ queue, services, db, clock, log, config });
+    },
+    async close() {
+      await queue.stop();
+      await db.$disconnect();
+      await events.close();
+      if (redis) await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
+
+export type Core = ReturnType<typeof createCore>;
