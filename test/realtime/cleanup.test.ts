@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { DAY } from '../helpers/clock.ts';
-import { eventually, SESSION_REVOKED } from '../helpers/realtime.ts';
+import { eventually, SESSION_REVOKED, untilSubscribed } from '../helpers/realtime.ts';
 import { subscribeSse } from '../helpers/sse.ts';
 import { connectWs } from '../helpers/ws.ts';
 
@@ -39,8 +39,9 @@ it('ends an SSE stream and closes a WebSocket whose session expired while connec
   const { token } = await t.register('expiring@example.com');
   const sse = subscribeSse(t.url, SESSION_REVOKED, { token });
   const ws = connectWs(t.url, { token });
-  ws.client.subscribe({ query: SESSION_REVOKED }, { next: () => {}, error: () => {}, complete: () => {} });
-  await eventually(async () => /portcullis_sse_streams 1/.test(await (await fetch(`${t.url}/metrics`)).text()), 'the SSE stream');
+  const wsEvents: unknown[] = [];
+  ws.client.subscribe({ query: SESSION_REVOKED }, { next: (v) => void wsEvents.push(v), error: () => {}, complete: () => {} });
+  await untilSubscribed(t, 'expiring@example.com', [() => sse.events.length > 0, () => wsEvents.length > 0]);
 
   expect(await t.app.closeEndedSessions()).toBe(0); // still live: nothing is closed
   t.clock.advance(7 * DAY + 1000); // past the idle lifetime
