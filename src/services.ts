@@ -1,4 +1,6 @@
 import type { Config } from './config.ts';
+import { createAdminService } from './modules/admin/admin.service.ts';
+import { createAuditFeed } from './modules/audit/audit-feed.ts';
 import { createAuditService } from './modules/audit/audit.service.ts';
 import { createEmailCodeService } from './modules/email-code/email-code.service.ts';
 import { createMagicLinkService } from './modules/magic-link/magic-link.service.ts';
@@ -40,7 +42,8 @@ export interface ServiceDeps {
 /** Wires the feature services together; none of them knows GraphQL. */
 export function createServices({ db, clock, config, log, metrics, redis, events, queue, mailer }: ServiceDeps) {
   const hasher = createPasswordHasher(config.password);
-  const audit = createAuditService({ db, clock });
+  // Every committed audit event goes to the admins' live feed on every instance.
+  const audit = createAuditService({ db, clock, onRecorded: (event) => events.publishAuditEvent(event) });
   const tokens = createOneTimeTokens({ db, clock });
   // Every revocation, whatever its path, is announced to subscribers on every instance.
   const onRevoked = (revocations: SessionRevocation[]) => {
@@ -49,25 +52,27 @@ export function createServices({ db, clock, config, log, metrics, redis, events,
       metrics.eventsPublished.inc();
     }
   };
-  const sessions = createSessionsService({ db, clock, policy: config.session, onRevoked });
+  const sessions = createSessionsService({ db, clock, policy: config.session, onRevoked, audit });
   const mail = createMailService({ db, clock, queue, mailer, config, metrics, log });
   const verification = createVerificationService({ db, clock, config, tokens, mail, audit });
-  const users = createUsersService({ db, clock, config, hasher, sessions, onRegistered: verification.requestFor });
+  const users = createUsersService({ db, clock, config, hasher, sessions, audit, onRegistered: verification.requestFor });
 
   const limiter = createRateLimiter({ redis, log, onFallback: () => metrics.rateLimitFallbacks.inc() });
   const rateLimits = createRateLimitService({ limiter, overrides: config.rateLimits, metrics });
   const revocationFeed = createRevocationFeed({ events, metrics, sessions });
   const recovery = createRecoveryService({ db, clock, config, hasher, tokens, mail, sessions, audit });
   const password = createPasswordService({
-    db, clock, config, hasher, sessions, metrics, log, notifyPasswordChanged: recovery.notifyPasswordChanged,
+    db, clock, config, hasher, sessions, metrics, log, audit, notifyPasswordChanged: recovery.notifyPasswordChanged,
   });
   const signIn = createSignIn({ db, sessions, audit, metrics });
   const magicLink = createMagicLinkService({ db, config, tokens, mail, users, signIn });
   const emailCode = createEmailCodeService({ db, clock, config, mail, users, signIn });
-  const oauth = createOAuthService({ db, clock, config, log, metrics, tokens, users, sessions, audit });
+  const oauth = createOAuthService({ db, clock, config, log, metrics, tokens, users, audit, signIn });
+  const admin = createAdminService({ db, clock, config, hasher, users, sessions, audit });
+  const auditFeed = createAuditFeed({ db, clock, events });
   return {
     hasher, audit, tokens, sessions, users, password, rateLimits, revocationFeed, mail, magicLink, emailCode, recovery,
-    verification, oauth,
+    verification, oauth, admin, auditFeed,
   };
 }
 

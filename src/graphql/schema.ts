@@ -11,6 +11,8 @@ import '../modules/email-code/email-code.schema.ts';
 import '../modules/recovery/recovery.schema.ts';
 import '../modules/verification/verification.schema.ts';
 import '../modules/oauth/oauth.schema.ts';
+import '../modules/admin/admin.schema.ts';
+import '../modules/audit/audit.schema.ts';
 
 let schema: GraphQLSchema | undefined;
 

@@ -13,6 +13,9 @@ export interface EmbeddedDatabase {
   stop(): Promise<void>;
 }
 
+/** Where the embedded PostgreSQL answers (also for tools that run beside a started service). */
+export const embeddedDatabaseUrl = (port: number) => `postgresql://portcullis:portcullis@127.0.0.1:${port}/portcullis`;
+
 export async function startEmbeddedPostgres(dataDir: string, log: Logger, port = 54329): Promise<EmbeddedDatabase> {
   const databaseDir = resolve(dataDir, 'postgres');
   await mkdir(resolve(dataDir), { recursive: true });
@@ -50,7 +53,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger, port =
     await client.end();
   }
   return {
-    url: `postgresql://portcullis:portcullis@127.0.0.1:${port}/${databaseName}`,
+    url: embeddedDatabaseUrl(port),
     stop: () => pgServer.stop(),
   };
 }

@@ -16,6 +16,20 @@ export interface SessionRevokedEvent {
 
 type Wire = Omit<SessionRevokedEvent, 'revokedAt'> & { revokedAt: string };
 
+/** A committed audit log entry (the admin live feed). */
+export interface AuditedEvent {
+  id: string;
+  type: string;
+  userId: string | null;
+  actorId: string | null;
+  ipAddress: string | null;
+  userAgent: string | null;
+  data: string | null;
+  createdAt: Date;
+}
+
+type AuditWire = Omit<AuditedEvent, 'createdAt'> & { createdAt: string };
+
 export interface Events {
   publishSessionRevoked(event: SessionRevokedEvent): void;
   /**
@@ -24,6 +38,9 @@ export interface Events {
    * listener and Redis channel immediately rather than at the user's next event.
    */
   sessionRevoked(userId: string): AsyncIterableIterator<SessionRevokedEvent>;
+  publishAuditEvent(event: AuditedEvent): void;
+  /** Every new audit event, from every instance; a Repeater too, released at once on return. */
+  auditEvents(): AsyncIterableIterator<AuditedEvent>;
   close(): Promise<void>;
 }
 
@@ -37,6 +54,9 @@ export function createEvents({ redisUrl, prefix, log }: { redisUrl?: string; pre
     : undefined;
   const pubSub = createPubSub<Record<string, [string, Wire]>>({ eventTarget });
   const topic = `${prefix}session-revoked`;
+  // One channel for the whole log: its only subscribers are admins' feeds.
+  const auditPubSub = createPubSub<Record<string, [AuditWire]>>({ eventTarget });
+  const auditTopic = `${prefix}audit`;
 
   return {
     publishSessionRevoked(event) {
@@ -44,6 +64,12 @@ export function createEvents({ redisUrl, prefix, log }: { redisUrl?: string; pre
     },
     sessionRevoked(userId) {
       return map((wire: Wire) => ({ ...wire, revokedAt: new Date(wire.revokedAt) }))(pubSub.subscribe(topic, userId));
+    },
+    publishAuditEvent(event) {
+      auditPubSub.publish(auditTopic, { ...event, createdAt: event.createdAt.toISOString() });
+    },
+    auditEvents() {
+      return map((wire: AuditWire) => ({ ...wire, createdAt: new Date(wire.createdAt) }))(auditPubSub.subscribe(auditTopic));
     },
     async close() {
       await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));

@@ -35,6 +35,8 @@ export interface TestAppOptions {
   configure?: (config: Config) => Config;
   clock?: FakeClock;
   db?: TestDatabase;
+  /** Listen on this port instead of a free one (a redirect URI registered before the app starts). */
+  port?: number;
 }
 
 /**
@@ -65,7 +67,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     },
   });
   const app = createApp({ config, databaseUrl: db.url, clock, logDestination: destination });
-  const url = await app.listen(0, '127.0.0.1');
+  const url = await app.listen(options.port ?? 0, '127.0.0.1');
 
   const remember = (value: unknown, key?: string): void => {
     if (typeof value === 'string' && key && SECRET_KEYS.has(key) && value.length >= 6) secrets.add(value);

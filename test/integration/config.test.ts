@@ -38,6 +38,7 @@ describe('invalid values', () => {
     ['GRAPHIQL', { GRAPHIQL: 'yes' }],
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }],
     ['OAUTH_CORP_ISSUER', { OAUTH_PROVIDERS: 'corp' }],
+    ['OAUTH_CORP_CLIENT_ID', { OAUTH_PROVIDERS: 'corp', OAUTH_CORP_ISSUER: 'https://id.example' }],
     ['OAUTH_PROVIDERS', { OAUTH_PROVIDERS: 'bad id!' }],
     ['TRUST_PROXY', { TRUST_PROXY: 'nonsense' }],
     ['TRUST_PROXY', { TRUST_PROXY: '10.0.0.0/33' }],
@@ -58,7 +59,9 @@ describe('invalid values', () => {
   });
 
   it('accepts the providers with a known issuer (google) or none needed (github)', () => {
-    const config = loadConfig({ OAUTH_PROVIDERS: 'google,github', OAUTH_GOOGLE_NAME: 'Google' });
+    const config = loadConfig({
+      OAUTH_PROVIDERS: 'google,github', OAUTH_GOOGLE_NAME: 'Google', OAUTH_GOOGLE_CLIENT_ID: 'g', OAUTH_GITHUB_CLIENT_ID: 'gh',
+    });
     expect(config.oauthProviders.map((p) => [p.id, p.name, p.issuer])).toEqual([
       ['google', 'Google', 'https://accounts.google.com'],
       ['github', 'github', undefined],

@@ -37,15 +37,18 @@ export function createEmailCodeService({ db, clock, config, mail, users, signIn 
     const id = randomUUID();
     const now = clock.now();
     const user = await db.user.findUnique({ where: { email }, select: { id: true } });
-    await db.$transaction([
-      db.oneTimeToken.updateMany({ where: { purpose: 'EMAIL_CODE', email, consumedAt: null }, data: { consumedAt: now } }),
-      db.oneTimeToken.create({
+    await db.$transaction(async (tx) => {
+      // Codes for one address are issued one at a time: two mails composed at once (two workers)
+      // would otherwise each void only what was committed before and leave two live codes.
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`email-code:${email}`}, 0))`;
+      await tx.oneTimeToken.updateMany({ where: { purpose: 'EMAIL_CODE', email, consumedAt: null }, data: { consumedAt: now } });
+      await tx.oneTimeToken.create({
         data: {
           id, purpose: 'EMAIL_CODE', email, userId: user?.id ?? null, tokenHash: codeHash(id, code),
           expiresAt: new Date(now.getTime() + emailCodeTtlMs), createdAt: now,
         },
-      }),
-    ]);
+      });
+    });
     const url = link(config.frontendUrl, '/auth/email-code', { email, code });
     return { to: email, mail: emailCodeMail(code, url, emailCodeTtlMs / 60_000) };
   });
@@ -86,7 +89,7 @@ export function createEmailCodeService({ db, clock, config, mail, users, signIn 
         }
         const { count } = await tx.oneTimeToken.updateMany({ where: { id: row.id, consumedAt: null }, data: { consumedAt: clock.now() } });
         if (count !== 1) throw tokenInvalid(); // a concurrent use of the same code won
-        return users.verifiedAccountFor(tx, email);
+        return users.verifiedAccountFor(tx, email, { method: 'EMAIL_CODE', client });
       });
     },
   };

@@ -41,7 +41,7 @@ export function createMagicLinkService({ db, config, tokens, mail, users, signIn
       const email = normalizeEmail(input.email);
       return signIn('MAGIC_LINK', client, async (tx) => {
         await tokens.consume(tx, 'MAGIC_LINK', input.token, email);
-        return users.verifiedAccountFor(tx, email);
+        return users.verifiedAccountFor(tx, email, { method: 'MAGIC_LINK', client });
       });
     },
   };

@@ -29,7 +29,7 @@ builder.mutationField('changePassword', (t) =>
     description: "Sets a new password and revokes the user's other sessions",
     args: { input: t.arg({ type: ChangePasswordInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
-      await ctx.services.password.changePassword(ctx.viewer!, input);
+      await ctx.services.password.changePassword(ctx.viewer!, input, ctx.client);
       return true;
     },
   }),

@@ -76,7 +76,7 @@ builder.mutationField('logout', (t) =>
     description: 'Revokes the current session',
     resolve: async (_root, _args, ctx) => {
       const { user, session } = ctx.viewer!;
-      await ctx.services.sessions.revokeOne(user.id, session.id, 'LOGOUT');
+      await ctx.services.sessions.revokeOne(user.id, session.id, 'LOGOUT', { client: ctx.client });
       ctx.setSessionCookie(null);
       return true;
     },
@@ -88,7 +88,7 @@ builder.mutationField('revokeSession', (t) =>
     authScopes: { user: true },
     description: "Revokes one of the caller's own live sessions; false when the id is not one of them",
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => ctx.services.sessions.revokeOne(ctx.viewer!.user.id, String(id), 'REVOKED_BY_USER'),
+    resolve: (_root, { id }, ctx) => ctx.services.sessions.revokeOne(ctx.viewer!.user.id, String(id), 'REVOKED_BY_USER', { client: ctx.client }),
   }),
 );
 
@@ -97,6 +97,6 @@ builder.mutationField('revokeOtherSessions', (t) =>
     authScopes: { user: true },
     description: 'Revokes every session of the caller but the current one; returns how many',
     resolve: (_root, _args, ctx) =>
-      ctx.services.sessions.revokeOthers(ctx.viewer!.user.id, ctx.viewer!.session.id, 'REVOKED_BY_USER'),
+      ctx.services.sessions.revokeOthers(ctx.viewer!.user.id, ctx.viewer!.session.id, 'REVOKED_BY_USER', { client: ctx.client }),
   }),
 );

@@ -3,6 +3,7 @@ import type { AuthMethod, RevocationReason, Session, User } from '../../generate
 import type { Clock } from '../../platform/clock.ts';
 import { hashToken, newToken } from '../../platform/crypto.ts';
 import type { Db, Tx } from '../../platform/db.ts';
+import type { AuditRecord, AuditService } from '../audit/audit.service.ts';
 
 export interface ClientInfo {
   ipAddress: string | null;
@@ -26,25 +27,36 @@ export interface SessionRevocation {
   revokedAt: Date;
 }
 
+/** Who revoked, for the audit log: an admin (actorId), and from where. */
+export interface RevokedBy {
+  actorId?: string | null;
+  client?: ClientInfo | null;
+}
+
 interface Deps {
   db: Db;
   clock: Clock;
   policy: SessionPolicy;
   /** Told of every revocation after it is committed (realtime fan-out, audit). */
   onRevoked?: (revocations: SessionRevocation[]) => void;
+  audit: AuditService;
 }
 
 const USER_AGENT_MAX = 512;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export function createSessionsService({ db, clock, policy, onRevoked }: Deps) {
+export function createSessionsService({ db, clock, policy, onRevoked, audit }: Deps) {
+  /** The session.revoked audit event of each batch, announced with the batch after commit. */
+  const auditOf = new WeakMap<SessionRevocation[], AuditRecord>();
+
   /** The time at which a session stops working: the earlier of its idle and absolute limits. */
   const effectiveExpiry = (s: Session) => (s.idleExpiresAt < s.expiresAt ? s.idleExpiresAt : s.expiresAt);
 
   async function revokeWhere(
     where: { userId: string; id?: string; NOT?: { id: string } },
     reason: RevocationReason,
-    tx: Tx | Db = db,
+    tx: Tx,
+    by: RevokedBy = {},
   ): Promise<SessionRevocation[]> {
     const revokedAt = clock.now();
     const live = { ...where, revokedAt: null, expiresAt: { gt: revokedAt }, idleExpiresAt: { gt: revokedAt } };
@@ -54,11 +66,22 @@ export function createSessionsService({ db, clock, policy, onRevoked }: Deps) {
       data: { revokedAt, revokeReason: reason },
       select: { id: true },
     });
-    return revoked.map(({ id }) => ({ sessionId: id, userId: where.userId, reason, revokedAt }));
+    const revocations = revoked.map(({ id }) => ({ sessionId: id, userId: where.userId, reason, revokedAt }));
+    if (!revocations.length) return revocations;
+    // One event per batch, in the revocation's transaction.
+    const data = { reason, count: revoked.length, sessionIds: revoked.map(({ id }) => id) };
+    const record = await audit.record({ type: 'session.revoked', userId: where.userId, actorId: by.actorId, client: by.client, data }, tx);
+    auditOf.set(revocations, record);
+    return revocations;
   }
+
+  /** Revokes in a transaction of its own (with its audit event). */
+  const revokeNow = (where: Parameters<typeof revokeWhere>[0], reason: RevocationReason, by?: RevokedBy) =>
+    db.$transaction((tx) => revokeWhere(where, reason, tx, by));
 
   function announce(revocations: SessionRevocation[]): number {
     if (revocations.length) onRevoked?.(revocations);
+    audit.announce([auditOf.get(revocations)]);
     return revocations.length;
   }
 
@@ -131,21 +154,21 @@ export function createSessionsService({ db, clock, policy, onRevoked }: Deps) {
       });
     },
 
-    async revokeOne(userId: string, sessionId: string, reason: RevocationReason): Promise<boolean> {
+    async revokeOne(userId: string, sessionId: string, reason: RevocationReason, by?: RevokedBy): Promise<boolean> {
       if (!UUID.test(sessionId)) return false;
-      return announce(await revokeWhere({ userId, id: sessionId }, reason)) > 0;
+      return announce(await revokeNow({ userId, id: sessionId }, reason, by)) > 0;
     },
 
-    async revokeOthers(userId: string, keepSessionId: string, reason: RevocationReason): Promise<number> {
-      return announce(await revokeWhere({ userId, NOT: { id: keepSessionId } }, reason));
+    async revokeOthers(userId: string, keepSessionId: string, reason: RevocationReason, by?: RevokedBy): Promise<number> {
+      return announce(await revokeNow({ userId, NOT: { id: keepSessionId } }, reason, by));
     },
 
     /**
      * Revokes inside the caller's transaction; the caller passes the result to `announce` once the
      * transaction has committed, so nobody hears of a revocation that was rolled back.
      */
-    revokeInTransaction: (tx: Tx, userId: string, reason: RevocationReason, keepSessionId?: string) =>
-      revokeWhere(keepSessionId ? { userId, NOT: { id: keepSessionId } } : { userId }, reason, tx),
+    revokeInTransaction: (tx: Tx, userId: string, reason: RevocationReason, keepSessionId?: string, by?: RevokedBy) =>
+      revokeWhere(keepSessionId ? { userId, NOT: { id: keepSessionId } } : { userId }, reason, tx, by),
 
     announce,
   };

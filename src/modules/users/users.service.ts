@@ -1,8 +1,9 @@
 import type { Config } from '../../config.ts';
 import { AppError, badInput } from '../../errors.ts';
-import type { AuthMethod, Session, User } from '../../generated/prisma/client.ts';
+import type { AuthMethod, Role, Session, User } from '../../generated/prisma/client.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Db, Tx } from '../../platform/db.ts';
+import type { AuditService } from '../audit/audit.service.ts';
 import type { PasswordHasher } from '../password/password-hasher.ts';
 import { checkPasswordPolicy } from '../password/password-policy.ts';
 import type { ClientInfo, SessionsService } from '../sessions/sessions.service.ts';
@@ -21,6 +22,7 @@ interface Deps {
   config: Pick<Config, 'adminEmails' | 'password'>;
   hasher: PasswordHasher;
   sessions: SessionsService;
+  audit: AuditService;
   /** Called after a registration commits (the verification mail). */
   onRegistered?: (user: User) => Promise<void>;
 }
@@ -38,19 +40,19 @@ function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: string } | null)?.code === 'P2002';
 }
 
-export function createUsersService({ db, clock, config, hasher, sessions, onRegistered }: Deps) {
+export function createUsersService({ db, clock, config, hasher, sessions, audit, onRegistered }: Deps) {
   return {
-    /** Creates a user inside the caller's transaction; the role comes from ADMIN_EMAILS. */
+    /** Creates a user inside the caller's transaction; the role, unless given, comes from ADMIN_EMAILS. */
     async createInTransaction(
       tx: Tx,
-      input: { email: string; passwordHash: string | null; name: string | null; emailVerified: boolean },
+      input: { email: string; passwordHash: string | null; name: string | null; emailVerified: boolean; role?: Role },
     ): Promise<User> {
       const now = clock.now();
       try {
         return await tx.user.create({
           data: {
             ...input,
-            role: config.adminEmails.includes(input.email) ? 'ADMIN' : 'USER',
+            role: input.role ?? (config.adminEmails.includes(input.email) ? 'ADMIN' : 'USER'),
             createdAt: now,
             updatedAt: now,
           },
@@ -84,22 +86,30 @@ export function createUsersService({ db, clock, config, hasher, sessions, onRegi
       method: AuthMethod,
       client: ClientInfo,
     ): Promise<AuthResult> {
-      return db.$transaction(async (tx) => {
+      const { result, audited } = await db.$transaction(async (tx) => {
         const user = await this.createInTransaction(tx, input);
         const { token, session } = await sessions.issue(tx, user.id, method, client);
-        return { token, user, session };
+        const data = { method, sessionId: session.id };
+        const record = await audit.record({ type: 'user.registered', userId: user.id, client, data }, tx);
+        return { result: { token, user, session }, audited: record };
       });
+      audit.announce([audited]);
+      return result;
     },
 
     /**
      * The account of an address whose ownership was just proven (magic link, email code): found
      * and marked verified, or created verified, inside the caller's transaction. A locked account
-     * stays locked.
+     * stays locked. A new account is audited as user.registered, announced with the caller's event.
      */
-    async verifiedAccountFor(tx: Tx, email: string): Promise<User> {
+    async verifiedAccountFor(tx: Tx, email: string, via?: { method: AuthMethod; client: ClientInfo }): Promise<User> {
       const now = clock.now();
       const existing = await tx.user.findUnique({ where: { email } });
-      if (!existing) return this.createInTransaction(tx, { email, passwordHash: null, name: null, emailVerified: true });
+      if (!existing) {
+        const user = await this.createInTransaction(tx, { email, passwordHash: null, name: null, emailVerified: true });
+        await audit.record({ type: 'user.registered', userId: user.id, client: via?.client, data: { method: via?.method ?? null } }, tx);
+        return user;
+      }
       const locked = lockedError(existing, now);
       if (locked) throw locked;
       if (existing.emailVerified) return existing;

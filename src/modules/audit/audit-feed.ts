@@ -1,0 +1,49 @@
+import { Repeater } from 'graphql-yoga';
+import type { Clock } from '../../platform/clock.ts';
+import type { Db } from '../../platform/db.ts';
+import type { AuditedEvent, Events } from '../../platform/events.ts';
+import type { Viewer } from '../sessions/sessions.service.ts';
+
+// What a subscriber of `adminAuditFeed` receives: every audit event committed on any instance
+// from now on. The subscriber was an admin when it subscribed; before each event it is checked
+// again (one indexed lookup), so an admin who is demoted, or whose session ends, stops hearing the
+// log at once instead of when the socket happens to close. A Repeater, like the revocation feed,
+// so a subscriber that leaves releases its listener immediately.
+
+interface Deps {
+  db: Db;
+  clock: Clock;
+  events: Events;
+}
+
+export function createAuditFeed({ db, clock, events }: Deps) {
+  async function stillAdmin(viewer: Viewer): Promise<boolean> {
+    const now = clock.now();
+    const live = await db.session.count({
+      where: {
+        id: viewer.session.id,
+        revokedAt: null,
+        expiresAt: { gt: now },
+        idleExpiresAt: { gt: now },
+        user: { role: 'ADMIN' },
+      },
+    });
+    return live > 0;
+  }
+
+  return {
+    eventsFor(viewer: Viewer): AsyncIterableIterator<AuditedEvent> {
+      return new Repeater<AuditedEvent>(async (push, stop) => {
+        const source = events.auditEvents();
+        void stop.then(() => source.return?.());
+        for await (const event of source) {
+          if (!(await stillAdmin(viewer))) break;
+          await push(event);
+        }
+        stop();
+      });
+    },
+  };
+}
+
+export type AuditFeed = ReturnType<typeof createAuditFeed>;

@@ -1,0 +1,76 @@
+import type { User } from '../../generated/prisma/client.ts';
+import type { Tx } from '../../platform/db.ts';
+import type { AuditRecord, AuditService } from '../audit/audit.service.ts';
+import type { ClientInfo } from '../sessions/sessions.service.ts';
+import { normalizeEmail } from '../users/email.ts';
+import type { UsersService } from '../users/users.service.ts';
+import { OAuthFailure } from './oauth-errors.ts';
+import type { ExternalIdentity } from './provider-client.ts';
+
+// Which user an external identity signs in as. Identities are keyed by (provider, subject), never
+// by email: an email only links an identity to an existing account when the provider says it is
+// verified, otherwise anyone who can type a victim's address at some provider would own the account.
+
+const NAME_MAX = 100;
+
+export interface MatchedUser {
+  user: User;
+  /** Audit events written in the transaction, announced by the caller once it has committed. */
+  audited: AuditRecord[];
+}
+
+interface Deps {
+  users: UsersService;
+  audit: AuditService;
+  now: () => Date;
+}
+
+function emailOf(identity: ExternalIdentity): string {
+  if (!identity.email) throw new OAuthFailure('email_missing', 'the provider gave no email');
+  try {
+    return normalizeEmail(identity.email);
+  } catch {
+    throw new OAuthFailure('email_missing', 'the provider gave an invalid email');
+  }
+}
+
+export function createOAuthAccounts({ users, audit, now }: Deps) {
+  return {
+    /** Finds, links or creates the user of `identity`, inside the caller's transaction. */
+    async userFor(tx: Tx, provider: string, identity: ExternalIdentity, client: ClientInfo): Promise<MatchedUser> {
+      const known = await tx.oAuthAccount.findUnique({
+        where: { provider_subject: { provider, subject: identity.subject } },
+        include: { user: true },
+      });
+      if (known) return { user: known.user, audited: [] };
+
+      const email = emailOf(identity);
+      const existing = await tx.user.findUnique({ where: { email } });
+      if (existing && !identity.emailVerified) {
+        throw new OAuthFailure('email_not_verified', 'an account has this email and the provider does not say it is verified');
+      }
+      const audited: AuditRecord[] = [];
+      const user =
+        existing ??
+        (await users.createInTransaction(tx, {
+          email,
+          passwordHash: null,
+          name: identity.name?.slice(0, NAME_MAX) ?? null,
+          emailVerified: identity.emailVerified,
+        }));
+      if (!existing) {
+        audited.push(await audit.record({ type: 'user.registered', userId: user.id, client, data: { method: 'OAUTH', provider } }, tx));
+      }
+      const at = now();
+      await tx.oAuthAccount.create({
+        data: { provider, subject: identity.subject, userId: user.id, email, createdAt: at, updatedAt: at },
+      });
+      audited.push(
+        await audit.record({ type: 'oauth.linked', userId: user.id, client, data: { provider, newAccount: !existing } }, tx),
+      );
+      return { user, audited };
+    },
+  };
+}
+
+export type OAuthAccounts = ReturnType<typeof createOAuthAccounts>;

@@ -1,0 +1,177 @@
+import type { Config } from '../../config.ts';
+import { AppError, badInput } from '../../errors.ts';
+import type { OAuthAttempt } from '../../generated/prisma/client.ts';
+import type { Clock } from '../../platform/clock.ts';
+import { hashToken, newToken } from '../../platform/crypto.ts';
+import type { Db } from '../../platform/db.ts';
+import type { Logger } from '../../platform/logger.ts';
+import type { Metrics } from '../../platform/metrics.ts';
+import { currentRequestId } from '../../platform/request-scope.ts';
+import type { AuditService } from '../audit/audit.service.ts';
+import type { ClientInfo } from '../sessions/sessions.service.ts';
+import type { SignIn } from '../sessions/sign-in.ts';
+import { tokenInvalid, type OneTimeTokens } from '../tokens/one-time-tokens.ts';
+import { lockedError } from '../users/account-lock.ts';
+import type { AuthResult, UsersService } from '../users/users.service.ts';
+import { createGitHubClient } from './github-client.ts';
+import { createOAuthAccounts } from './oauth-accounts.ts';
+import { describeFailure, OAuthFailure, type OAuthErrorCode } from './oauth-errors.ts';
+import { createOidcClient } from './oidc-client.ts';
+import type { AttemptSecrets, ExternalIdentity, ProviderClient } from './provider-client.ts';
+import { checkRedirectTo, withOAuthParam } from './redirect-target.ts';
+
+// Sign-in with an external provider in three steps:
+//  1. startOAuth: checks redirectTo, stores an attempt (SHA-256 of the state, nonce, PKCE verifier;
+//     10 minutes, single use) and returns the provider's authorization URL;
+//  2. GET /oauth/callback: consumes the attempt, exchanges the code, matches or creates the user and
+//     redirects to redirectTo with a one-time oauth_code (or oauth_error);
+//  3. completeOAuth: trades the oauth_code for a session. The session token never travels in a URL.
+
+/** How long we wait for a provider (discovery, token, userinfo) before the callback fails. */
+const PROVIDER_TIMEOUT_SECONDS = 10;
+/** Longer states are not ours (ours are 43 characters); they are not even hashed. */
+const STATE_MAX = 256;
+
+interface Deps {
+  db: Db;
+  clock: Clock;
+  config: Pick<Config, 'publicUrl' | 'frontendUrl' | 'allowedRedirects' | 'oauthProviders' | 'tokens'>;
+  log: Logger;
+  metrics: Metrics;
+  tokens: OneTimeTokens;
+  users: UsersService;
+  audit: AuditService;
+  signIn: SignIn;
+}
+
+export interface OAuthProviderInfo {
+  id: string;
+  name: string;
+}
+
+function createProviderClient(provider: Config['oauthProviders'][number]): ProviderClient {
+  // config.ts guarantees a client id, and an issuer for every provider but github.
+  const clientId = provider.clientId!;
+  if (provider.issuer) return createOidcClient({ ...provider, issuer: provider.issuer, clientId }, PROVIDER_TIMEOUT_SECONDS);
+  return createGitHubClient({ ...provider, clientId, endpoints: provider.endpoints! }, PROVIDER_TIMEOUT_SECONDS);
+}
+
+/** A concurrent first sign-in of the same identity or email lost the race to a unique index. */
+const lostRace = (err: unknown) =>
+  (err as { code?: string } | null)?.code === 'P2002' || (err instanceof AppError && err.code === 'CONFLICT');
+
+export function createOAuthService({ db, clock, config, log, metrics, tokens, users, audit, signIn }: Deps) {
+  const clients = new Map(config.oauthProviders.map((p) => [p.id, createProviderClient(p)]));
+  const redirectUri = `${config.publicUrl}/oauth/callback`;
+  const allowedRedirects = [config.frontendUrl, ...config.allowedRedirects];
+  const accounts = createOAuthAccounts({ users, audit, now: () => clock.now() });
+
+  /** Marks the attempt used, in one statement, so a replayed or concurrent callback finds nothing. */
+  async function consumeAttempt(state: string | null): Promise<OAuthAttempt | null> {
+    if (!state || state.length > STATE_MAX) return null;
+    const now = clock.now();
+    const [attempt] = await db.oAuthAttempt.updateManyAndReturn({
+      where: { stateHash: hashToken(state), consumedAt: null, expiresAt: { gt: now } },
+      data: { consumedAt: now },
+    });
+    return attempt ?? null;
+  }
+
+  function failed(provider: string, code: OAuthErrorCode, reason: string, target: string): string {
+    metrics.oauthCallbacks.inc({ provider, result: code });
+    log.warn({ requestId: currentRequestId(), provider, oauthError: code, reason }, 'oauth callback failed');
+    return withOAuthParam(target, 'oauth_error', code);
+  }
+
+  /** Matches or creates the user and issues the oauth_code, in one transaction (retried once after a lost race). */
+  async function signInCode(provider: string, identity: ExternalIdentity, client: ClientInfo) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await db.$transaction(async (tx) => {
+          const { user, audited } = await accounts.userFor(tx, provider, identity, client);
+          const code = await tokens.issue(
+            { purpose: 'OAUTH_CODE', email: user.email, userId: user.id, ttlMs: config.tokens.oauthCodeTtlMs },
+            tx,
+          );
+          return { code, user, audited };
+        });
+      } catch (err) {
+        if (attempt >= 2 || !lostRace(err)) throw err;
+      }
+    }
+  }
+
+  return {
+    providers(): OAuthProviderInfo[] {
+      return [...clients.values()].map(({ id, name }) => ({ id, name }));
+    },
+
+    async start(providerId: string, redirectTo: string): Promise<{ authorizationUrl: string }> {
+      const client = clients.get(providerId);
+      if (!client) throw badInput('Unknown OAuth provider');
+      const target = checkRedirectTo(redirectTo, allowedRedirects);
+      const secrets: AttemptSecrets = { state: newToken(), nonce: newToken(), codeVerifier: newToken() };
+      // The URL first: when the provider cannot be discovered, no attempt row is left behind.
+      const authorizationUrl = await client.authorizationUrl(secrets, redirectUri);
+      const now = clock.now();
+      await db.oAuthAttempt.create({
+        data: {
+          provider: client.id,
+          stateHash: hashToken(secrets.state),
+          nonce: secrets.nonce,
+          codeVerifier: secrets.codeVerifier,
+          redirectTo: target.href,
+          expiresAt: new Date(now.getTime() + config.tokens.oauthAttemptTtlMs),
+          createdAt: now,
+        },
+      });
+      return { authorizationUrl };
+    },
+
+    /** Handles GET /oauth/callback; returns where to redirect. Never throws for a bad callback. */
+    async callback(query: URLSearchParams, client: ClientInfo): Promise<string> {
+      const state = query.get('state');
+      const attempt = await consumeAttempt(state);
+      if (!attempt) return failed('unknown', 'invalid_state', 'no live attempt for this state', config.frontendUrl);
+      const provider = attempt.provider;
+      try {
+        const providerClient = clients.get(provider);
+        if (!providerClient) throw new OAuthFailure('provider_error', 'provider no longer configured');
+        const providerError = query.get('error');
+        if (providerError !== null) {
+          const code = providerError === 'access_denied' ? 'access_denied' : 'provider_error';
+          throw new OAuthFailure(code, `provider answered error=${/^[\w.-]{1,64}$/.test(providerError) ? providerError : '(malformed)'}`);
+        }
+        // Our registered redirect URI with the query as received: openid-client checks state and
+        // iss in it, and sends this exact redirect_uri with the code.
+        const callbackUrl = new URL(redirectUri);
+        callbackUrl.search = query.toString();
+        const identity = await providerClient.exchange(callbackUrl, { state: state!, nonce: attempt.nonce, codeVerifier: attempt.codeVerifier });
+        const { code, user, audited } = await signInCode(provider, identity, client);
+        audit.announce(audited);
+        metrics.oauthCallbacks.inc({ provider, result: 'success' });
+        log.info({ requestId: currentRequestId(), provider, userId: user.id }, 'oauth callback succeeded');
+        return withOAuthParam(attempt.redirectTo, 'oauth_code', code);
+      } catch (err) {
+        if (err instanceof OAuthFailure) return failed(provider, err.code, err.message, attempt.redirectTo);
+        log.error({ requestId: currentRequestId(), provider, err }, 'oauth callback error');
+        return failed(provider, 'server_error', describeFailure(err), attempt.redirectTo);
+      }
+    },
+
+    /** Trades a one-time oauth_code for a session: TOKEN_INVALID once used, TOKEN_EXPIRED after 60 s. */
+    complete(code: string, client: ClientInfo): Promise<AuthResult> {
+      return signIn('OAUTH', client, async (tx) => {
+        const consumed = await tokens.consume(tx, 'OAUTH_CODE', code);
+        // The code dies with its user (cascade); a user deleted meanwhile finds nothing here.
+        const user = consumed.userId ? await tx.user.findUnique({ where: { id: consumed.userId } }) : null;
+        if (!user) throw tokenInvalid();
+        const locked = lockedError(user, clock.now());
+        if (locked) throw locked;
+        return user;
+      });
+    },
+  };
+}
+
+export type OAuthService = ReturnType<typeof createOAuthService>;
