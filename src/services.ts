@@ -67,7 +67,7 @@ export function createServices({ db, clock, config, log, metrics, redis, events,
   const signIn = createSignIn({ db, sessions, audit, metrics });
   const magicLink = createMagicLinkService({ db, config, tokens, mail, users, signIn });
   const emailCode = createEmailCodeService({ db, clock, config, mail, users, signIn });
-  const oauth = createOAuthService({ db, clock, config, log, metrics, tokens, users, audit, signIn });
+  const oauth = createOAuthService({ db, clock, config, log, metrics, tokens, users, sessions, audit, signIn });
   const admin = createAdminService({ db, clock, config, hasher, users, sessions, audit });
   const auditFeed = createAuditFeed({ db, clock, events });
   return {

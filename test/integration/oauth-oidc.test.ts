@@ -136,11 +136,20 @@ describe('matching identities to accounts', () => {
     ]);
   });
 
-  it('links a provider to an account registered with a password when the email is verified there', async () => {
+  it('links a provider to a verified account registered with a password when the email is verified there', async () => {
     const { userId } = await t.register('hedy@example.com');
+    await t.db.query(`UPDATE "User" SET "emailVerified" = true WHERE id = $1`, [userId]);
     corp.accounts.set('hedy-1', { email: 'hedy@example.com', email_verified: true });
     const payload = await complete((await signInWith('corp', 'hedy-1')).code!);
     expect(payload.user).toMatchObject({ id: userId, hasPassword: true });
+  });
+
+  it('gives an unverified account to the provider-verified owner of its address: its password and sessions go', async () => {
+    const squatter = await t.register('preregistered@example.com');
+    corp.accounts.set('prereg-1', { email: 'preregistered@example.com', email_verified: true });
+    const payload = await complete((await signInWith('corp', 'prereg-1')).code!);
+    expect(payload.user).toMatchObject({ id: squatter.userId, hasPassword: false, emailVerified: true });
+    expect((await t.gql('{ me { id } }', {}, { token: squatter.token })).status).toBe(401);
   });
 
   it('does not link a second provider whose email is not verified', async () => {

@@ -69,6 +69,20 @@ export function createEmailCodeService({ db, clock, config, mail, users, signIn 
     throw stale ? tokenExpired() : tokenInvalid();
   }
 
+  /** Spends one try and compares the code; returns the matching row, or throws TOKEN_INVALID/EXPIRED. */
+  async function checkCode(email: string, code: string): Promise<{ id: string }> {
+    if (!/^\d{6}$/.test(code)) throw tokenInvalid();
+    const row = await reserveTry(email);
+    if (!safeEqual(row.tokenHash, codeHash(row.id, code))) {
+      // The last wrong try burns the code.
+      if (row.attempts >= emailCodeMaxAttempts) {
+        await db.oneTimeToken.updateMany({ where: { id: row.id, consumedAt: null }, data: { consumedAt: clock.now() } });
+      }
+      throw tokenInvalid();
+    }
+    return row;
+  }
+
   return {
     async request(rawEmail: string): Promise<void> {
       await mail.request({ template: 'email-code', email: normalizeEmail(rawEmail) });
@@ -77,19 +91,16 @@ export function createEmailCodeService({ db, clock, config, mail, users, signIn 
     async login(input: { email: string; code: string }, client: ClientInfo): Promise<AuthResult> {
       const email = normalizeEmail(input.email);
       const code = input.code.trim();
-      return signIn('EMAIL_CODE', client, async (tx) => {
-        if (!/^\d{6}$/.test(code)) throw tokenInvalid();
-        const row = await reserveTry(email);
-        if (!safeEqual(row.tokenHash, codeHash(row.id, code))) {
-          // The spent try stays spent; the last wrong one burns the code (outside the rolled-back transaction).
-          if (row.attempts >= emailCodeMaxAttempts) {
-            await db.oneTimeToken.updateMany({ where: { id: row.id, consumedAt: null }, data: { consumedAt: clock.now() } });
-          }
-          throw tokenInvalid();
-        }
-        const { count } = await tx.oneTimeToken.updateMany({ where: { id: row.id, consumedAt: null }, data: { consumedAt: clock.now() } });
+      // The try is spent and the code compared before the sign-in transaction opens, on a
+      // connection of its own: the spent try stays spent whatever happens next, and no
+      // transaction holds one pool connection while it waits for another (a burst of guesses
+      // would otherwise starve the pool). A refusal still goes through signIn, to be counted.
+      const checked = await checkCode(email, code).then((row) => ({ row }), (error: unknown) => ({ error }));
+      return signIn('EMAIL_CODE', client, async (tx, afterCommit) => {
+        if ('error' in checked) throw checked.error;
+        const { count } = await tx.oneTimeToken.updateMany({ where: { id: checked.row.id, consumedAt: null }, data: { consumedAt: clock.now() } });
         if (count !== 1) throw tokenInvalid(); // a concurrent use of the same code won
-        return users.verifiedAccountFor(tx, email, { method: 'EMAIL_CODE', client });
+        return users.verifiedAccountFor(tx, email, { method: 'EMAIL_CODE', client }, afterCommit);
       });
     },
   };

@@ -39,9 +39,9 @@ export function createMagicLinkService({ db, config, tokens, mail, users, signIn
 
     async login(input: { email: string; token: string }, client: ClientInfo): Promise<AuthResult> {
       const email = normalizeEmail(input.email);
-      return signIn('MAGIC_LINK', client, async (tx) => {
+      return signIn('MAGIC_LINK', client, async (tx, afterCommit) => {
         await tokens.consume(tx, 'MAGIC_LINK', input.token, email);
-        return users.verifiedAccountFor(tx, email, { method: 'MAGIC_LINK', client });
+        return users.verifiedAccountFor(tx, email, { method: 'MAGIC_LINK', client }, afterCommit);
       });
     },
   };

@@ -1,7 +1,7 @@
 import type { User } from '../../generated/prisma/client.ts';
 import type { Tx } from '../../platform/db.ts';
 import type { AuditRecord, AuditService } from '../audit/audit.service.ts';
-import type { ClientInfo } from '../sessions/sessions.service.ts';
+import type { ClientInfo, SessionRevocation } from '../sessions/sessions.service.ts';
 import { normalizeEmail } from '../users/email.ts';
 import type { UsersService } from '../users/users.service.ts';
 import { OAuthFailure } from './oauth-errors.ts';
@@ -17,6 +17,8 @@ export interface MatchedUser {
   user: User;
   /** Audit events written in the transaction, announced by the caller once it has committed. */
   audited: AuditRecord[];
+  /** Sessions revoked when a verified identity took over an unverified account (announced after commit). */
+  revoked: SessionRevocation[];
 }
 
 interface Deps {
@@ -42,7 +44,7 @@ export function createOAuthAccounts({ users, audit, now }: Deps) {
         where: { provider_subject: { provider, subject: identity.subject } },
         include: { user: true },
       });
-      if (known) return { user: known.user, audited: [] };
+      if (known) return { user: known.user, audited: [], revoked: [] };
 
       const email = emailOf(identity);
       const existing = await tx.user.findUnique({ where: { email } });
@@ -50,8 +52,10 @@ export function createOAuthAccounts({ users, audit, now }: Deps) {
         throw new OAuthFailure('email_not_verified', 'an account has this email and the provider does not say it is verified');
       }
       const audited: AuditRecord[] = [];
+      // A provider vouching for the address takes over an account nobody had verified yet.
+      const claimed = existing ? await users.claimUnverified(tx, existing, client) : null;
       const user =
-        existing ??
+        claimed?.user ??
         (await users.createInTransaction(tx, {
           email,
           passwordHash: null,
@@ -68,7 +72,7 @@ export function createOAuthAccounts({ users, audit, now }: Deps) {
       audited.push(
         await audit.record({ type: 'oauth.linked', userId: user.id, client, data: { provider, newAccount: !existing } }, tx),
       );
-      return { user, audited };
+      return { user, audited, revoked: claimed?.revoked ?? [] };
     },
   };
 }

@@ -8,7 +8,7 @@ import type { Logger } from '../../platform/logger.ts';
 import type { Metrics } from '../../platform/metrics.ts';
 import { currentRequestId } from '../../platform/request-scope.ts';
 import type { AuditService } from '../audit/audit.service.ts';
-import type { ClientInfo } from '../sessions/sessions.service.ts';
+import type { ClientInfo, SessionsService } from '../sessions/sessions.service.ts';
 import type { SignIn } from '../sessions/sign-in.ts';
 import { tokenInvalid, type OneTimeTokens } from '../tokens/one-time-tokens.ts';
 import { lockedError } from '../users/account-lock.ts';
@@ -40,6 +40,7 @@ interface Deps {
   metrics: Metrics;
   tokens: OneTimeTokens;
   users: UsersService;
+  sessions: SessionsService;
   audit: AuditService;
   signIn: SignIn;
 }
@@ -60,7 +61,7 @@ function createProviderClient(provider: Config['oauthProviders'][number]): Provi
 const lostRace = (err: unknown) =>
   (err as { code?: string } | null)?.code === 'P2002' || (err instanceof AppError && err.code === 'CONFLICT');
 
-export function createOAuthService({ db, clock, config, log, metrics, tokens, users, audit, signIn }: Deps) {
+export function createOAuthService({ db, clock, config, log, metrics, tokens, users, sessions, audit, signIn }: Deps) {
   const clients = new Map(config.oauthProviders.map((p) => [p.id, createProviderClient(p)]));
   const redirectUri = `${config.publicUrl}/oauth/callback`;
   const allowedRedirects = [config.frontendUrl, ...config.allowedRedirects];
@@ -88,12 +89,12 @@ export function createOAuthService({ db, clock, config, log, metrics, tokens, us
     for (let attempt = 1; ; attempt++) {
       try {
         return await db.$transaction(async (tx) => {
-          const { user, audited } = await accounts.userFor(tx, provider, identity, client);
+          const { user, audited, revoked } = await accounts.userFor(tx, provider, identity, client);
           const code = await tokens.issue(
             { purpose: 'OAUTH_CODE', email: user.email, userId: user.id, ttlMs: config.tokens.oauthCodeTtlMs },
             tx,
           );
-          return { code, user, audited };
+          return { code, user, audited, revoked };
         });
       } catch (err) {
         if (attempt >= 2 || !lostRace(err)) throw err;
@@ -147,7 +148,8 @@ export function createOAuthService({ db, clock, config, log, metrics, tokens, us
         const callbackUrl = new URL(redirectUri);
         callbackUrl.search = query.toString();
         const identity = await providerClient.exchange(callbackUrl, { state: state!, nonce: attempt.nonce, codeVerifier: attempt.codeVerifier });
-        const { code, user, audited } = await signInCode(provider, identity, client);
+        const { code, user, audited, revoked } = await signInCode(provider, identity, client);
+        sessions.announce(revoked);
         audit.announce(audited);
         metrics.oauthCallbacks.inc({ provider, result: 'success' });
         log.info({ requestId: currentRequestId(), provider, userId: user.id }, 'oauth callback succeeded');

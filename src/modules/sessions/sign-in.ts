@@ -11,14 +11,20 @@ import type { ClientInfo, SessionsService } from './sessions.service.ts';
  * and the sign-in audited; a failure anywhere leaves nothing behind. Counted by method.
  */
 export function createSignIn({ db, sessions, audit, metrics }: { db: Db; sessions: SessionsService; audit: AuditService; metrics: Metrics }) {
-  return async (method: AuthMethod, client: ClientInfo, claim: (tx: Tx) => Promise<User>): Promise<AuthResult> => {
+  return async (
+    method: AuthMethod,
+    client: ClientInfo,
+    claim: (tx: Tx, afterCommit: (task: () => void) => void) => Promise<User>,
+  ): Promise<AuthResult> => {
+    const committed: Array<() => void> = [];
     try {
       const { result, record } = await db.$transaction(async (tx) => {
-        const user = await claim(tx);
+        const user = await claim(tx, (task) => committed.push(task));
         const { token, session } = await sessions.issue(tx, user.id, method, client);
         const record = await audit.record({ type: 'login.succeeded', userId: user.id, client, data: { method } }, tx);
         return { result: { token, user, session }, record };
       });
+      for (const task of committed) task();
       audit.announce([record]);
       metrics.logins.inc({ method, result: 'success' });
       return result;

@@ -6,7 +6,7 @@ import type { Db, Tx } from '../../platform/db.ts';
 import type { AuditService } from '../audit/audit.service.ts';
 import type { PasswordHasher } from '../password/password-hasher.ts';
 import { checkPasswordPolicy } from '../password/password-policy.ts';
-import type { ClientInfo, SessionsService } from '../sessions/sessions.service.ts';
+import type { ClientInfo, SessionRevocation, SessionsService } from '../sessions/sessions.service.ts';
 import { lockedError } from './account-lock.ts';
 import { normalizeEmail } from './email.ts';
 
@@ -102,18 +102,43 @@ export function createUsersService({ db, clock, config, hasher, sessions, audit,
      * and marked verified, or created verified, inside the caller's transaction. A locked account
      * stays locked. A new account is audited as user.registered, announced with the caller's event.
      */
-    async verifiedAccountFor(tx: Tx, email: string, via?: { method: AuthMethod; client: ClientInfo }): Promise<User> {
-      const now = clock.now();
+    async verifiedAccountFor(
+      tx: Tx,
+      email: string,
+      via?: { method: AuthMethod; client: ClientInfo },
+      afterCommit?: (task: () => void) => void,
+    ): Promise<User> {
       const existing = await tx.user.findUnique({ where: { email } });
       if (!existing) {
         const user = await this.createInTransaction(tx, { email, passwordHash: null, name: null, emailVerified: true });
         await audit.record({ type: 'user.registered', userId: user.id, client: via?.client, data: { method: via?.method ?? null } }, tx);
         return user;
       }
-      const locked = lockedError(existing, now);
+      const locked = lockedError(existing, clock.now());
       if (locked) throw locked;
-      if (existing.emailVerified) return existing;
-      return tx.user.update({ where: { id: existing.id }, data: { emailVerified: true, updatedAt: now } });
+      const { user, revoked } = await this.claimUnverified(tx, existing, via?.client);
+      if (revoked.length) afterCommit?.(() => sessions.announce(revoked));
+      return user;
+    },
+
+    /**
+     * The proven owner of an address takes over an account nobody had verified yet: whoever
+     * registered it (possibly someone else, before them) loses the password they set and every
+     * session, so a pre-registered account cannot be shared with its real owner. Inside the
+     * caller's transaction; the caller announces the revocations after commit.
+     */
+    async claimUnverified(tx: Tx, existing: User, client?: ClientInfo | null): Promise<{ user: User; revoked: SessionRevocation[] }> {
+      if (existing.emailVerified) return { user: existing, revoked: [] };
+      const user = await tx.user.update({
+        where: { id: existing.id },
+        data: { emailVerified: true, passwordHash: null, updatedAt: clock.now() },
+      });
+      const revoked = await sessions.revokeInTransaction(tx, user.id, 'PASSWORD_RESET');
+      await audit.record(
+        { type: 'email.verified', userId: user.id, client, data: { takeover: true, passwordCleared: existing.passwordHash !== null, sessionsRevoked: revoked.length } },
+        tx,
+      );
+      return { user, revoked };
     },
 
     async updateProfile(userId: string, input: { name?: string | null }): Promise<User> {
