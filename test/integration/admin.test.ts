@@ -11,8 +11,8 @@ let t: TestApp;
 let admin: SignedIn;
 
 beforeAll(async () => {
-  t = await startTestApp({ env: { ADMIN_EMAILS: 'boss@example.com' } });
-  admin = await t.register('boss@example.com'); // ADMIN_EMAILS gives the role at creation
+  t = await startTestApp();
+  admin = await makeAdmin(t, 'boss@example.com');
 });
 afterAll(async () => {
   await t.close();

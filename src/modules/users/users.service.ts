@@ -40,9 +40,19 @@ function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: string } | null)?.code === 'P2002';
 }
 
+/** ADMIN_EMAILS give the ADMIN role once the address is verified; other roles stay as they are. */
+export function makeRoleOnVerification(adminEmails: readonly string[]) {
+  return (email: string, current: Role): Role => (adminEmails.includes(email) ? 'ADMIN' : current);
+}
+
 export function createUsersService({ db, clock, config, hasher, sessions, audit, onRegistered }: Deps) {
+  const roleOnVerification = makeRoleOnVerification(config.adminEmails);
   return {
-    /** Creates a user inside the caller's transaction; the role, unless given, comes from ADMIN_EMAILS. */
+    /**
+     * Creates a user inside the caller's transaction. The role, unless given, comes from
+     * ADMIN_EMAILS, and only for a verified address: anyone can register any address, so an
+     * unverified one earns the role when it is verified (see `roleOnVerification`).
+     */
     async createInTransaction(
       tx: Tx,
       input: { email: string; passwordHash: string | null; name: string | null; emailVerified: boolean; role?: Role },
@@ -52,7 +62,7 @@ export function createUsersService({ db, clock, config, hasher, sessions, audit,
         return await tx.user.create({
           data: {
             ...input,
-            role: input.role ?? (config.adminEmails.includes(input.email) ? 'ADMIN' : 'USER'),
+            role: input.role ?? (input.emailVerified ? roleOnVerification(input.email, 'USER') : 'USER'),
             createdAt: now,
             updatedAt: now,
           },
@@ -131,7 +141,7 @@ export function createUsersService({ db, clock, config, hasher, sessions, audit,
       if (existing.emailVerified) return { user: existing, revoked: [] };
       const user = await tx.user.update({
         where: { id: existing.id },
-        data: { emailVerified: true, passwordHash: null, updatedAt: clock.now() },
+        data: { emailVerified: true, passwordHash: null, role: roleOnVerification(existing.email, existing.role), updatedAt: clock.now() },
       });
       const revoked = await sessions.revokeInTransaction(tx, user.id, 'PASSWORD_RESET');
       await audit.record(

@@ -7,6 +7,7 @@ import type { MailService } from '../mail/mail.service.ts';
 import { emailVerificationMail, link } from '../mail/templates.ts';
 import type { ClientInfo } from '../sessions/sessions.service.ts';
 import { tokenInvalid, type OneTimeTokens } from '../tokens/one-time-tokens.ts';
+import { makeRoleOnVerification } from '../users/users.service.ts';
 
 // Proof that an account's address is its owner's: a single-use token mailed to it (24 hours);
 // a newer mail voids the older link. Accounts made by magic link, email code or a provider that
@@ -15,19 +16,22 @@ import { tokenInvalid, type OneTimeTokens } from '../tokens/one-time-tokens.ts';
 interface Deps {
   db: Db;
   clock: Clock;
-  config: Pick<Config, 'frontendUrl' | 'tokens'>;
+  config: Pick<Config, 'frontendUrl' | 'tokens' | 'adminEmails'>;
   tokens: OneTimeTokens;
   mail: MailService;
   audit: AuditService;
 }
 
 export function createVerificationService({ db, clock, config, tokens, mail, audit }: Deps) {
+  const roleOnVerification = makeRoleOnVerification(config.adminEmails);
   const ttlMs = config.tokens.emailVerificationTtlMs;
 
   mail.register('email-verification', async ({ email, userId }) => {
     const user = userId ? await db.user.findUnique({ where: { id: userId } }) : null;
     if (!user || user.emailVerified || user.email !== email) return null;
     const token = await db.$transaction(async (tx) => {
+      // One mail of an address composed at a time, so a newer link always voids the older one.
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`EMAIL_VERIFICATION:${email}`}, 0))`;
       await tokens.voidAll('EMAIL_VERIFICATION', email, tx);
       return tokens.issue({ purpose: 'EMAIL_VERIFICATION', email, userId: user.id, ttlMs }, tx);
     });
@@ -47,7 +51,10 @@ export function createVerificationService({ db, clock, config, tokens, mail, aud
         const claimed = await tokens.consume(tx, 'EMAIL_VERIFICATION', token);
         const owner = claimed.userId ? await tx.user.findUnique({ where: { id: claimed.userId } }) : null;
         if (!owner || owner.email !== claimed.email) throw tokenInvalid();
-        const user = await tx.user.update({ where: { id: owner.id }, data: { emailVerified: true, updatedAt: clock.now() } });
+        const user = await tx.user.update({
+          where: { id: owner.id },
+          data: { emailVerified: true, role: roleOnVerification(owner.email, owner.role), updatedAt: clock.now() },
+        });
         const record = await audit.record({ type: 'email.verified', userId: user.id, client }, tx);
         return { user, record };
       });
