@@ -33,6 +33,9 @@ export function createRecoveryService({ db, clock, config, hasher, tokens, mail,
     const user = await db.user.findUnique({ where: { email }, select: { id: true } });
     if (!user) return null; // unknown address: no token, no mail (the request answered true all the same)
     const token = await db.$transaction(async (tx) => {
+      // Mails of one address are composed one at a time (the worker runs jobs side by side):
+      // otherwise two requests at once void nothing of each other and leave two live links.
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`PASSWORD_RESET:${email}`}, 0))`;
       await tokens.voidAll('PASSWORD_RESET', email, tx);
       return tokens.issue({ purpose: 'PASSWORD_RESET', email, userId: user.id, ttlMs: config.tokens.passwordResetTtlMs }, tx);
     });
