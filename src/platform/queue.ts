@@ -6,6 +6,9 @@ import type { Logger } from './logger.ts';
 // (mail, cleanup) run as jobs with retries. LISTEN/NOTIFY wakes workers at once instead of on the
 // next poll.
 
+/** Jobs a worker fetches at once (handled one after another, each settled on its own). */
+const BATCH_SIZE = 10;
+
 export type JobHandler<T> = (job: { id: string; data: T; retryCount: number }) => Promise<void>;
 
 export interface Queue {
@@ -44,10 +47,30 @@ export function createQueue({ databaseUrl, log, policy }: { databaseUrl: string;
       return id;
     },
     async work(name, handler) {
-      await boss.work(name, { pollingIntervalSeconds: policy.pollingIntervalSeconds, localConcurrency: 2 }, async (jobs) => {
+      const options = {
+        pollingIntervalSeconds: policy.pollingIntervalSeconds,
+        // With NOTIFY on, pg-boss otherwise polls only every 30 s: retries (which no NOTIFY
+        // announces) would wait that long, whatever the retry delay says.
+        notifyPollingIntervalSeconds: policy.pollingIntervalSeconds,
+        localConcurrency: 2,
+        // After each fetch a worker sleeps until the next poll unless NOTIFY wakes it, so a backlog
+        // fetched one job at a time drains at one job per poll: fetch batches, and fetch again at
+        // once while they come back full. Each job of a batch succeeds or fails on its own.
+        batchSize: BATCH_SIZE,
+        burstWhenBatchFull: true,
+        perJobResults: true as const,
+      };
+      await boss.work(name, options, async (jobs) => {
+        const results: Array<{ id: string; status: 'completed' | 'failed'; output?: object }> = [];
         for (const job of jobs as Array<{ id: string; data: unknown; retryCount?: number }>) {
-          await handler({ id: job.id, data: job.data as never, retryCount: job.retryCount ?? 0 });
+          try {
+            await handler({ id: job.id, data: job.data as never, retryCount: job.retryCount ?? 0 });
+            results.push({ id: job.id, status: 'completed' });
+          } catch (err) {
+            results.push({ id: job.id, status: 'failed', output: { message: (err as Error).message } });
+          }
         }
+        return results;
       });
     },
     async schedule(name, cron) {

@@ -38,7 +38,9 @@ export function magicLinkMail(url: string, minutes: number): RenderedMail {
 
 export function emailCodeMail(code: string, url: string, minutes: number): RenderedMail {
   return {
-    subject: `Your sign-in code: ${code}`,
+    // Not in the subject: subjects are stored (the "Mail" table) and shown in provider logs and
+    // lock-screen previews; only the body carries the code.
+    subject: 'Your sign-in code',
     text: `Your sign-in code is ${code} (valid for ${minutes} minutes).\n\nOr open: ${url}\n\n${ignore}\n`,
     html: layout('Your sign-in code', [`Your code is ${code}. It is valid for ${minutes} minutes.`, ignore], { label: 'Sign in', href: url }),
   };
