@@ -1,7 +1,7 @@
 import type { Config } from './config.ts';
 import { declareQueues, startWorkers } from './jobs/workers.ts';
 import type { Clock } from './platform/clock.ts';
-import { createDb } from './platform/db.ts';
+import { createDb, type Db } from './platform/db.ts';
 import { createEvents } from './platform/events.ts';
 import type { Logger } from './platform/logger.ts';
 import { createDevOutboxMailer } from './platform/mailer/dev-outbox.ts';
@@ -23,10 +23,7 @@ export function createCore({ config, databaseUrl, clock, log }: { config: Config
   const metrics = createMetrics();
   const events = createEvents({ redisUrl: config.redisUrl, prefix: config.redisPrefix, log });
   const queue = createQueue({ databaseUrl, log, policy: config.queue });
-  // The outbox stamps mails with the wall clock: it lists them in the order they arrived.
-  const mailer: Mailer = config.sendgridApiKey
-    ? createSendgridMailer({ apiKey: config.sendgridApiKey, apiUrl: config.sendgridApiUrl })
-    : createDevOutboxMailer({ db, log, publicUrl: config.publicUrl, now: () => new Date() });
+  const mailer = createMailer(config, db, log);
   const services = createServices({ db, clock, config, log, metrics, redis, events, queue, mailer });
 
   return {
@@ -51,3 +48,21 @@ export function createCore({ config, databaseUrl, clock, log }: { config: Config
 }
 
 export type Core = ReturnType<typeof createCore>;
+
+/**
+ * SendGrid when configured; otherwise the dev outbox, but never in production, where nobody could
+ * read it while it held live links: there every mail fails (retried, then dead-lettered) until a
+ * provider is configured, and the start says so.
+ */
+function createMailer(config: Config, db: Db, log: Logger): Mailer {
+  if (config.sendgridApiKey) return createSendgridMailer({ apiKey: config.sendgridApiKey, apiUrl: config.sendgridApiUrl });
+  if (config.production) {
+    log.error('SENDGRID_API_KEY is not set: no mail (magic links, codes, resets, verification) can be sent');
+    return {
+      name: 'outbox',
+      send: () => Promise.reject(new Error('no mail provider is configured (SENDGRID_API_KEY)')),
+    };
+  }
+  // The outbox stamps mails with the wall clock: it lists them in the order they arrived.
+  return createDevOutboxMailer({ db, log, publicUrl: config.publicUrl, now: () => new Date() });
+}

@@ -36,6 +36,20 @@ const userRows = (db: TestApp['db'], email: string) =>
   db.query(`SELECT id, "emailVerified", "passwordHash" FROM "User" WHERE email = $1`, [email]);
 
 describe('through SendGrid', () => {
+  it('two links of a new address used at once both sign in, to one account (the loser of the creation race retries)', async () => {
+    const email = 'twice-new@example.com';
+    const first = await magicLinkFor(t, fake, email);
+    const second = await magicLinkFor(t, fake, email);
+    const [a, b] = await Promise.all([
+      t.gql(LOGIN_WITH_MAGIC_LINK, { email, token: first }),
+      t.gql(LOGIN_WITH_MAGIC_LINK, { email, token: second }),
+    ]);
+    expect(a.body.errors).toBeUndefined();
+    expect(b.body.errors).toBeUndefined();
+    expect(a.body.data.loginWithMagicLink.user.id).toBe(b.body.data.loginWithMagicLink.user.id);
+    expect(await userRows(t.db, email)).toHaveLength(1);
+  });
+
   it('request -> the fake receives the mail with a FRONTEND_URL link -> login with its token -> me answers', async () => {
     const email = 'new-reader@example.com';
     const r = await t.gql(REQUEST_MAGIC_LINK, { email }, { headers: { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'http' } });

@@ -1,3 +1,4 @@
+import { AppError } from '../../errors.ts';
 import type { AuthMethod, User } from '../../generated/prisma/client.ts';
 import type { Db, Tx } from '../../platform/db.ts';
 import type { Metrics } from '../../platform/metrics.ts';
@@ -16,15 +17,24 @@ export function createSignIn({ db, sessions, audit, metrics }: { db: Db; session
     client: ClientInfo,
     claim: (tx: Tx, afterCommit: (task: () => void) => void) => Promise<User>,
   ): Promise<AuthResult> => {
-    const committed: Array<() => void> = [];
-    try {
-      const { result, record } = await db.$transaction(async (tx) => {
+    const attempt = async () => {
+      const committed: Array<() => void> = [];
+      const outcome = await db.$transaction(async (tx) => {
         const user = await claim(tx, (task) => committed.push(task));
         const { token, session } = await sessions.issue(tx, user.id, method, client);
         const record = await audit.record({ type: 'login.succeeded', userId: user.id, client, data: { method } }, tx);
         return { result: { token, user, session }, record };
       });
       for (const task of committed) task();
+      return outcome;
+    };
+    try {
+      // Two first sign-ins of a new address at once: one creates the account, the other loses the
+      // race on its unique email (CONFLICT, all rolled back) and, tried again, finds it.
+      const { result, record } = await attempt().catch((err) => {
+        if (err instanceof AppError && err.code === 'CONFLICT') return attempt();
+        throw err;
+      });
       audit.announce([record]);
       metrics.logins.inc({ method, result: 'success' });
       return result;
