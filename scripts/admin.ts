@@ -88,7 +88,7 @@ async function run(argv: string[]): Promise<number> {
       const hasher = createPasswordHasher(config.password);
       const sessions = createSessionsService({ db, clock, policy: config.session, audit });
       const users = createUsersService({ db, clock, config, hasher, sessions, audit });
-      const admin = createAdminService({ db, clock, config, hasher, users, sessions, audit });
+      const admin = createAdminService({ db, clock, users, sessions, audit });
       const actor: Actor = { userId: null, client: null, via: 'cli' };
       if (command === 'create') {
         const user = await admin.createUser(actor, { email, password, role: 'ADMIN' });

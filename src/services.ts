@@ -68,7 +68,7 @@ export function createServices({ db, clock, config, log, metrics, redis, events,
   const magicLink = createMagicLinkService({ db, config, tokens, mail, users, signIn });
   const emailCode = createEmailCodeService({ db, clock, config, mail, users, signIn });
   const oauth = createOAuthService({ db, clock, config, log, metrics, tokens, users, sessions, audit, signIn });
-  const admin = createAdminService({ db, clock, config, hasher, users, sessions, audit });
+  const admin = createAdminService({ db, clock, users, sessions, audit });
   const auditFeed = createAuditFeed({ db, clock, events });
   return {
     hasher, audit, tokens, sessions, users, password, rateLimits, revocationFeed, mail, magicLink, emailCode, recovery,

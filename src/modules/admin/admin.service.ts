@@ -1,12 +1,9 @@
-import type { Config } from '../../config.ts';
-import { AppError, badInput } from '../../errors.ts';
+import { badInput } from '../../errors.ts';
 import type { Role, Session, User } from '../../generated/prisma/client.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Db, Tx } from '../../platform/db.ts';
 import type { AuditRecord, AuditService } from '../audit/audit.service.ts';
 import { after, isUuid, newestFirst, pageSize, toPage, type Page } from '../pagination/cursor-page.ts';
-import type { PasswordHasher } from '../password/password-hasher.ts';
-import { checkPasswordPolicy } from '../password/password-policy.ts';
 import type { SessionRevocation, SessionsService } from '../sessions/sessions.service.ts';
 import { FAILED_LOGINS_LOCK_REASON, LOCKED_UNTIL_UNLOCKED } from '../users/account-lock.ts';
 import { normalizeEmail } from '../users/email.ts';
@@ -33,8 +30,6 @@ export type UserPage = Page<User> & { totalCount: number };
 interface Deps {
   db: Db;
   clock: Clock;
-  config: Pick<Config, 'password'>;
-  hasher: PasswordHasher;
   users: UsersService;
   sessions: SessionsService;
   audit: AuditService;
@@ -47,7 +42,7 @@ const DEFAULT_LOCK_REASON = 'Locked by an administrator';
 /** The answer for an id that is malformed or names no user: the same, so neither is a crash. */
 const noSuchUser = () => badInput('No user with this id');
 
-export function createAdminService({ db, clock, config, hasher, users, sessions, audit }: Deps) {
+export function createAdminService({ db, clock, users, sessions, audit }: Deps) {
   /** Runs `work` in a transaction, then announces its revocations and audit events. */
   async function committed<T>(work: (tx: Tx, done: { revoked: SessionRevocation[][]; audited: AuditRecord[] }) => Promise<T>): Promise<T> {
     const done = { revoked: [] as SessionRevocation[][], audited: [] as AuditRecord[] };
@@ -113,14 +108,7 @@ export function createAdminService({ db, clock, config, hasher, users, sessions,
       actor: Actor,
       input: { email: string; password?: string | null; name?: string | null; role?: Role | null; emailVerified?: boolean | null },
     ): Promise<User> {
-      const email = normalizeEmail(input.email);
-      const name = normalizeName(input.name);
-      if (input.password != null) checkPasswordPolicy(input.password, config.password);
-      // Checked before the (slow) hash; the unique index settles a race.
-      if (await db.user.findUnique({ where: { email }, select: { id: true } })) {
-        throw new AppError('CONFLICT', 'An account with this email already exists');
-      }
-      const passwordHash = input.password != null ? await hasher.hash(input.password) : null;
+      const { email, name, passwordHash } = await users.prepareNewAccount(input);
       return committed(async (tx, done) => {
         const user = await users.createInTransaction(tx, {
           email, passwordHash, name, emailVerified: input.emailVerified ?? false, ...(input.role && { role: input.role }),

@@ -73,11 +73,12 @@ export function createUsersService({ db, clock, config, hasher, sessions, audit,
       }
     },
 
-    /** Self-registration; the password is optional (a passwordless account). Signs the user in. */
-    async register(
-      input: { email: string; password?: string | null; name?: string | null },
-      client: ClientInfo,
-    ): Promise<AuthResult> {
+    /**
+     * Checks and prepares the fields of a new account (registration, an admin's creation): email
+     * and name normalized, password policy, CONFLICT for a taken address — before the slow hash;
+     * the unique index still settles a race.
+     */
+    async prepareNewAccount(input: { email: string; password?: string | null; name?: string | null }) {
       const email = normalizeEmail(input.email);
       const name = normalizeName(input.name);
       if (input.password != null) checkPasswordPolicy(input.password, config.password);
@@ -85,6 +86,15 @@ export function createUsersService({ db, clock, config, hasher, sessions, audit,
         throw new AppError('CONFLICT', 'An account with this email already exists');
       }
       const passwordHash = input.password != null ? await hasher.hash(input.password) : null;
+      return { email, name, passwordHash };
+    },
+
+    /** Self-registration; the password is optional (a passwordless account). Signs the user in. */
+    async register(
+      input: { email: string; password?: string | null; name?: string | null },
+      client: ClientInfo,
+    ): Promise<AuthResult> {
+      const { email, name, passwordHash } = await this.prepareNewAccount(input);
       const result = await this.signUpAndIn({ email, passwordHash, name, emailVerified: false }, 'PASSWORD', client);
       await onRegistered?.(result.user);
       return result;
