@@ -24,11 +24,15 @@ RUN groupadd --system --gid 10001 portcullis \
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/src ./src
 COPY --from=build /app/prisma ./prisma
+# The admin bootstrap (`npm run admin -- create …`) and the Node version guard it runs first.
+COPY scripts/admin.ts scripts/preflight.mjs ./scripts/
 COPY package.json prisma.config.ts schema.graphql ./
 USER portcullis
 EXPOSE 4000
 VOLUME ["/data"]
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 4000) + '/health').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# Node itself is PID 1's child-free process here: it receives SIGTERM and shuts down gracefully.
+# Node is PID 1 and handles SIGTERM itself: it stops accepting, drains and closes. The job
+# workers run in the same process; `npm run worker` (with RUN_WORKERS=false on the API replicas)
+# runs them in a container of their own.
 CMD ["node", "src/main.ts"]
