@@ -79,6 +79,33 @@ export function createSessionsService({ db, clock, policy, onRevoked, audit }: D
   const revokeNow = (where: Parameters<typeof revokeWhere>[0], reason: RevocationReason, by?: RevokedBy) =>
     db.$transaction((tx) => revokeWhere(where, reason, tx, by));
 
+  /**
+   * The hot path of every authenticated request: the session and its user in one indexed query
+   * (the ORM would make two round trips for the relation).
+   */
+  async function findLiveByTokenHash(tokenHash: string): Promise<Viewer | null> {
+    const rows = await db.$queryRaw<Array<Record<string, unknown>>>`
+      SELECT s."id" AS "s_id", s."tokenHash", s."userId", s."method", s."ipAddress", s."userAgent",
+             s."createdAt" AS "s_createdAt", s."lastSeenAt", s."expiresAt", s."idleExpiresAt", s."revokedAt", s."revokeReason",
+             u."email", u."passwordHash", u."name", u."role", u."emailVerified", u."lockedUntil", u."lockReason",
+             u."failedLoginCount", u."createdAt" AS "u_createdAt", u."updatedAt"
+        FROM "Session" s JOIN "User" u ON u."id" = s."userId"
+       WHERE s."tokenHash" = ${tokenHash} AND s."revokedAt" IS NULL`;
+    const r = rows[0];
+    if (!r) return null;
+    const session = {
+      id: r.s_id, tokenHash: r.tokenHash, userId: r.userId, method: r.method, ipAddress: r.ipAddress, userAgent: r.userAgent,
+      createdAt: r.s_createdAt, lastSeenAt: r.lastSeenAt, expiresAt: r.expiresAt, idleExpiresAt: r.idleExpiresAt,
+      revokedAt: r.revokedAt, revokeReason: r.revokeReason,
+    } as Session;
+    const user = {
+      id: r.userId, email: r.email, passwordHash: r.passwordHash, name: r.name, role: r.role, emailVerified: r.emailVerified,
+      lockedUntil: r.lockedUntil, lockReason: r.lockReason, failedLoginCount: r.failedLoginCount, createdAt: r.u_createdAt,
+      updatedAt: r.updatedAt,
+    } as User;
+    return { user, session };
+  }
+
   function announce(revocations: SessionRevocation[]): number {
     if (revocations.length) onRevoked?.(revocations);
     audit.announce([auditOf.get(revocations)]);
@@ -118,11 +145,11 @@ export function createSessionsService({ db, clock, policy, onRevoked, audit }: D
      */
     async authenticate(token: string, { touch = true } = {}): Promise<Viewer | null> {
       if (!token || token.length > 128) return null;
-      const found = await db.session.findUnique({ where: { tokenHash: hashToken(token) }, include: { user: true } });
-      if (!found || found.revokedAt) return null;
+      const found = await findLiveByTokenHash(hashToken(token));
+      if (!found) return null;
       const now = clock.now();
-      if (effectiveExpiry(found) <= now) return null;
-      const { user, ...session } = found;
+      const { user, session } = found;
+      if (effectiveExpiry(session) <= now) return null;
       if (touch && now.getTime() - session.lastSeenAt.getTime() >= policy.touchIntervalMs) {
         const idleExpiresAt = new Date(Math.min(now.getTime() + policy.idleTimeoutMs, session.expiresAt.getTime()));
         await db.session.updateMany({
