@@ -4,6 +4,7 @@ import type { Db, Tx } from '../../platform/db.ts';
 import { uuid7 } from '../../platform/uuid7.ts';
 import { after, isUuid, newestFirst, pageSize, toPage, type Page } from '../pagination/cursor-page.ts';
 import type { ClientInfo } from '../sessions/sessions.service.ts';
+import type { AuditedEvent } from '../../platform/events.ts';
 
 // The security log. Services record events as they act (never resolvers); an event that goes with
 // a business write is recorded in that write's transaction, so neither exists without the other.
@@ -20,16 +21,8 @@ export interface AuditEventInput {
   data?: Record<string, unknown>;
 }
 
-export interface AuditRecord {
-  id: string;
-  type: string;
-  userId: string | null;
-  actorId: string | null;
-  ipAddress: string | null;
-  userAgent: string | null;
-  data: string | null;
-  createdAt: Date;
-}
+/** A recorded event: the same shape the live feed carries between instances. */
+export type AuditRecord = AuditedEvent;
 
 export interface AuditFilter {
   first?: number | null;
