@@ -3,7 +3,9 @@ import type { Plugin } from 'graphql-yoga';
 import { AppError, errorStatus } from '../errors.ts';
 import type { Logger } from '../platform/logger.ts';
 import { currentRequestId } from '../platform/request-scope.ts';
+import { getSchema } from './schema.ts';
 import { withoutSuggestions } from './security/hardening.ts';
+import { withSafeValueMessage } from './security/value-messages.ts';
 
 // The error model of API.md: every error carries extensions.code and extensions.requestId, and
 // http.status / retryAfter where they apply. Unexpected errors are masked; their cause is logged
@@ -46,18 +48,10 @@ export function createErrorMasker(log: Logger) {
 export type ErrorCompleter = (error: GraphQLError) => GraphQLError;
 
 /**
- * GraphQL's variable coercion quotes the whole offending value back ("Variable "$input" got
- * invalid value { email: …, password: "…" }; …"): the value is cut, the explanation kept.
+ * Adds code and requestId to an error (parse and validation errors included) and logs it once.
+ * A message about an input value is rebuilt so it never quotes the value (value-messages.ts).
  */
-export function withoutEchoedInput(message: string): string {
-  const head = /^(Variable "\$[^"]+" got invalid value) /.exec(message);
-  if (!head) return message;
-  const reason = /; ((?:Field|Expected|Int|Float|String|Boolean|ID) [^;]*)$/.exec(message);
-  return `${head[1]}${reason ? `; ${reason[1]}` : '.'}`;
-}
-
-/** Adds code and requestId to an error (parse and validation errors included) and logs it once. */
-export function createErrorCompleter(log: Logger, { hideSuggestions = false } = {}): ErrorCompleter {
+export function createErrorCompleter(log: Logger, { hideSuggestions = false, schema = getSchema() } = {}): ErrorCompleter {
   return (error) => {
     const requestId = currentRequestId();
     const code = (error.extensions.code as string | undefined) ?? 'BAD_USER_INPUT';
@@ -66,7 +60,8 @@ export function createErrorCompleter(log: Logger, { hideSuggestions = false } = 
       const message = error.originalError instanceof AppError ? error.message : undefined;
       log.info({ requestId, errorCode: code, path: error.path?.join('.'), error: message }, 'request error');
     }
-    const message = withoutEchoedInput(hideSuggestions ? withoutSuggestions(error.message) : error.message);
+    const safe = withSafeValueMessage(error, { schema, hideSuggestions });
+    const message = hideSuggestions ? withoutSuggestions(safe.message) : safe.message;
     // yoga puts the JSON parser's own message (which quotes the body) in extensions.originalError.
     const { originalError: parserDetail, ...extensions } = error.extensions;
     if (error.extensions.code && error.extensions.requestId && message === error.message && !parserDetail) return error;
@@ -75,7 +70,7 @@ export function createErrorCompleter(log: Logger, { hideSuggestions = false } = 
       source: error.source,
       positions: error.positions,
       path: error.path,
-      originalError: error.originalError,
+      originalError: safe.originalError,
       extensions: { ...extensions, code, requestId },
     });
   };

@@ -1,30 +1,47 @@
 import { GraphQLError, Kind, type ASTVisitor, type SelectionSetNode, type ValidationContext } from 'graphql';
 
 // At most one sensitive auth field per operation: aliases (`a: login … b: login …`) would
-// otherwise let one request try many passwords or tokens, and batch mail sends.
+// otherwise let one request try many passwords or tokens, and batch mail sends. Each fragment is
+// counted once per document and its count reused at every spread, and counting stops at two, so
+// the rule is linear in the document however often fragments spread each other.
 
 export const sensitiveFields = new Set([
   'login', 'register', 'loginWithMagicLink', 'loginWithEmailCode', 'requestMagicLink', 'requestEmailCode',
   'requestPasswordReset', 'requestEmailVerification', 'resetPassword', 'verifyEmail', 'completeOAuth',
 ]);
 
+/** Counting stops here: one more than allowed is enough to refuse. */
+const ENOUGH = 2;
+
 export function oneSensitiveFieldRule(context: ValidationContext): ASTVisitor {
-  const count = (set: SelectionSetNode, seen: Set<string>): number => {
+  /** Per fragment name; `null` while the fragment is being counted (a cycle counts nothing). */
+  const fragmentCounts = new Map<string, number | null>();
+
+  const countFragment = (name: string): number => {
+    if (fragmentCounts.has(name)) return fragmentCounts.get(name) ?? 0;
+    const fragment = context.getFragment(name);
+    if (!fragment) return 0;
+    fragmentCounts.set(name, null);
+    const n = count(fragment.selectionSet);
+    fragmentCounts.set(name, n);
+    return n;
+  };
+
+  const count = (set: SelectionSetNode): number => {
     let n = 0;
     for (const selection of set.selections) {
       if (selection.kind === Kind.FIELD) n += sensitiveFields.has(selection.name.value) ? 1 : 0;
-      else if (selection.kind === Kind.INLINE_FRAGMENT) n += count(selection.selectionSet, seen);
-      else if (!seen.has(selection.name.value)) {
-        const fragment = context.getFragment(selection.name.value);
-        if (fragment) n += count(fragment.selectionSet, new Set([...seen, selection.name.value]));
-      }
+      else if (selection.kind === Kind.INLINE_FRAGMENT) n += count(selection.selectionSet);
+      else n += countFragment(selection.name.value);
+      if (n >= ENOUGH) return ENOUGH;
     }
     return n;
   };
+
   return {
     OperationDefinition(operation) {
       if (operation.operation === 'query') return;
-      if (count(operation.selectionSet, new Set()) > 1) {
+      if (count(operation.selectionSet) > 1) {
         context.reportError(
           new GraphQLError('At most one sign-in, registration, token or mail operation per request', {
             nodes: [operation],
