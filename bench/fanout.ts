@@ -131,7 +131,7 @@ async function run(n: number) {
 async function heapUsed(url: string): Promise<number> {
   await new Promise((r) => setTimeout(r, 2000));
   const text = await (await fetch(`${url}/metrics`)).text();
-  return Number(/^portcullis_process_nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1] ?? Number.NaN);
+  return Number(/^portcullis_nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1] ?? Number.NaN);
 }
 
 for (const n of sizes) await run(n);

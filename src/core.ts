@@ -50,14 +50,16 @@ export function createCore({ config, databaseUrl, clock, log }: { config: Config
 export type Core = ReturnType<typeof createCore>;
 
 /**
- * SendGrid when configured; otherwise the dev outbox, but never in production, where nobody could
- * read it while it held live links: there every mail fails (retried, then dead-lettered) until a
- * provider is configured, and the start says so.
+ * SendGrid when configured; otherwise the dev outbox, but only where it is on (config.devOutbox:
+ * never in production, else a loopback PUBLIC_URL or DEV_OUTBOX=true): it shows every magic link
+ * to whoever can reach it. Elsewhere every mail fails (retried, then dead-lettered) until a
+ * provider is configured, and the start says so in one line.
  */
 function createMailer(config: Config, db: Db, log: Logger): Mailer {
   if (config.sendgridApiKey) return createSendgridMailer({ apiKey: config.sendgridApiKey, apiUrl: config.sendgridApiUrl });
-  if (config.production) {
-    log.error('SENDGRID_API_KEY is not set: no mail (magic links, codes, resets, verification) can be sent');
+  if (!config.devOutbox) {
+    const why = config.production ? '' : ' and the dev outbox is off (PUBLIC_URL is not a loopback URL; DEV_OUTBOX=true turns it on)';
+    log.error(`SENDGRID_API_KEY is not set${why}: no mail (magic links, codes, resets, verification) can be sent`);
     return {
       name: 'outbox',
       send: () => Promise.reject(new Error('no mail provider is configured (SENDGRID_API_KEY)')),

@@ -1,4 +1,6 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Registry } from 'prom-client';
 
 export interface Probes {
   /** Each throws when its dependency does not answer. */
@@ -49,6 +51,67 @@ export function refuseOversizedBody(req: IncomingMessage, res: ServerResponse, m
   }
   if (!/^\d+$/.test(length) || Number(length) > maxBytes) return error(413, `Request body is larger than ${maxBytes} bytes`);
   return false;
+}
+
+export interface MetricsAccess {
+  registry: Registry;
+  /** METRICS_TOKEN: when set, a scrape must bring it as a bearer token. */
+  token?: string;
+  production: boolean;
+}
+
+/**
+ * GET /metrics (API.md): with METRICS_TOKEN set, only for `Authorization: Bearer <token>` (401
+ * otherwise); without it, open outside production and absent (404) in production. Returns false
+ * when the route is not this one.
+ */
+export async function serveMetrics(req: IncomingMessage, res: ServerResponse, path: string, access: MetricsAccess): Promise<boolean> {
+  if (path !== '/metrics' || req.method !== 'GET') return false;
+  if (!access.token && access.production) {
+    res.writeHead(404).end();
+    return true;
+  }
+  if (access.token && !bearerMatches(req.headers.authorization, access.token)) {
+    res.writeHead(401, { 'www-authenticate': 'Bearer', 'cache-control': 'no-store' }).end();
+    return true;
+  }
+  const text = await access.registry.metrics();
+  res.writeHead(200, { 'content-type': access.registry.contentType, 'cache-control': 'no-store' });
+  res.end(text);
+  return true;
+}
+
+/** Compares digests of equal length, so the time taken says nothing about the token. */
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const presented = /^Bearer +(\S+) *$/i.exec(header ?? '')?.[1];
+  if (!presented) return false;
+  const digest = (value: string) => createHash('sha256').update(value).digest();
+  return timingSafeEqual(digest(presented), digest(token));
+}
+
+const JSON_MEDIA_TYPES = new Set(['application/json', 'application/graphql-response+json']);
+
+/**
+ * Only JSON bodies run (API.md): a form (urlencoded or multipart) or text/plain POST is what a
+ * cross-site page can send without a CORS preflight, so in cookie mode it would act in the
+ * visitor's name. Any other or missing content type gets 415 before the body is read. Applied to
+ * every POST that reaches GraphQL, whatever spelling of its path yoga would accept. An accepted
+ * type is handed on as plain application/json: yoga matches it case-sensitively and has no parser
+ * for the graphql-response+json spelling, and reads every JSON body as UTF-8 anyway.
+ */
+export function refuseNonJsonBody(req: IncomingMessage, res: ServerResponse, requestId: string): boolean {
+  if (req.method !== 'POST') return false;
+  const mediaType = (req.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
+  if (JSON_MEDIA_TYPES.has(mediaType)) {
+    req.headers['content-type'] = 'application/json';
+    return false;
+  }
+  const status = 415;
+  json(res, status, {
+    errors: [{ message: 'Request bodies must be application/json', extensions: { code: 'BAD_USER_INPUT', requestId, http: { status } } }],
+  });
+  req.resume();
+  return true;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

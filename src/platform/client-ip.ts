@@ -50,3 +50,33 @@ function normalize(ip: string | undefined): string | null {
   const plain = ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
   return isIP(plain) ? plain : null;
 }
+
+/**
+ * The key every per-IP limit counts under. An IPv6 client usually holds a whole /64 and can pick
+ * any address in it, so IPv6 counts per /64, written canonically ("2001:db8:0:0::/64") whatever
+ * the spelling of the address; an IPv4-mapped IPv6 address counts as its IPv4, and IPv4 as is.
+ * Anything that is not an IP address is returned unchanged.
+ */
+export function ipRateLimitKey(ip: string): string {
+  if (isIP(ip) !== 6) return ip;
+  const groups = ipv6Groups(ip);
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    return [groups[6]! >> 8, groups[6]! & 0xff, groups[7]! >> 8, groups[7]! & 0xff].join('.');
+  }
+  return `${groups.slice(0, 4).map((g) => g.toString(16)).join(':')}::/64`;
+}
+
+/** The eight 16-bit groups of a valid IPv6 address (zone id dropped, dotted IPv4 tail allowed). */
+function ipv6Groups(ip: string): number[] {
+  let address = ip.split('%', 1)[0]!.toLowerCase();
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(address);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
+    address = `${address.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = '', tail] = address.split('::');
+  const start = head ? head.split(':') : [];
+  const end = tail ? tail.split(':') : [];
+  const zeros = tail === undefined ? [] : Array<string>(8 - start.length - end.length).fill('0');
+  return [...start, ...zeros, ...end].map((g) => Number.parseInt(g, 16));
+}

@@ -88,17 +88,18 @@ describe('CSRF (checklist 10)', () => {
     expect((await sessionRow(session.id)).revokedAt).toBeNull();
   });
 
-  // The two encodings an HTML form can send cross-site without a preflight.
+  // The two encodings an HTML form can send cross-site without a preflight: only JSON bodies run
+  // (checklist 49), so they are refused with 415 before the cookie is even looked at.
   it.each([
     ['application/x-www-form-urlencoded', () => new URLSearchParams({ query: UPDATE }).toString()],
     ['multipart/form-data; boundary=x', () => `--x\r\nContent-Disposition: form-data; name="operations"\r\n\r\n${JSON.stringify({ query: UPDATE })}\r\n--x--\r\n`],
-  ])('refuses it sent as %s with FORBIDDEN; nothing changes', async (contentType, body) => {
+  ])('refuses it sent as %s with 415; nothing changes', async (contentType, body) => {
     const { cookie } = await signIn(VICTIM);
     const response = await rawPost(body(), { cookie, 'content-type': contentType });
     const result = (await response.json()) as any;
-    expect(response.status).toBe(403);
+    expect(response.status).toBe(415);
     expect(result.data ?? null).toBeNull();
-    expect(result.errors?.[0]?.extensions.code).toBe('FORBIDDEN');
+    expect(result.errors?.[0]?.extensions.code).toBe('BAD_USER_INPUT');
     expect(await nameOf(VICTIM)).toBeNull();
   });
 

@@ -59,7 +59,7 @@ describe('probes', () => {
 });
 
 describe('GET /metrics', () => {
-  it('is Prometheus text with the login counter and yoga HTTP durations', async () => {
+  it('is Prometheus text with the login counter and GraphQL request durations', async () => {
     await t.register('metrics@example.com');
     await t.gql(LOGIN, { input: { email: 'metrics@example.com', password: 'wrong password' } });
     const response = await fetch(`${t.url}/metrics`);
@@ -68,8 +68,8 @@ describe('GET /metrics', () => {
     const text = await response.text();
     expect(text).toContain('# TYPE portcullis_logins_total counter');
     expect(text).toMatch(/^portcullis_logins_total\{method="PASSWORD",result="failure"\} [1-9]/m);
-    expect(text).toContain('# TYPE graphql_yoga_http_duration histogram');
-    expect(text).toMatch(/^graphql_yoga_http_duration_count\{[^}]*operationType="mutation"[^}]*\} [1-9]/m);
+    expect(text).toContain('# TYPE portcullis_graphql_request_duration_seconds histogram');
+    expect(text).toMatch(/^portcullis_graphql_request_duration_seconds_count\{[^}]*operationType="mutation"[^}]*\} [1-9]/m);
   });
 
   it('never exposes request URLs: no query strings (GET variables), no series per URL', async () => {
@@ -78,7 +78,7 @@ describe('GET /metrics', () => {
     expect((await fetch(`${t.url}/graphql?query=${query}&variables=${variables}`)).status).toBe(405);
     expect((await fetch(`${t.url}/graphql?query=${encodeURIComponent('{ me { id } }')}&nonce=unique-4711`)).status).toBe(200);
     const text = await (await fetch(`${t.url}/metrics`)).text();
-    expect(text).toMatch(/^graphql_yoga_http_duration_count\{[^}]*method="GET"[^}]*\} [1-9]/m);
+    expect(text).toMatch(/^portcullis_graphql_request_duration_seconds_count\{[^}]*method="GET"[^}]*\} [1-9]/m);
     expect(text).not.toContain('MetricsLeak');
     expect(text).not.toContain('unique-4711');
     expect(text).not.toMatch(/url="/);

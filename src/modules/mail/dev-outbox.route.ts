@@ -2,7 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MailService } from './mail.service.ts';
 
 // GET /dev/outbox: the latest mails of the dev outbox, as a page to click links in, or as JSON
-// (Accept: application/json) for scripts and tests. Never served in production.
+// (Accept: application/json) for scripts and tests. Served only while config.devOutbox is on (never
+// in production; else a loopback PUBLIC_URL or DEV_OUTBOX=true), as anyone who reaches it can sign
+// in as whoever was mailed a link.
 
 const escape = (value: string) =>
   value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);

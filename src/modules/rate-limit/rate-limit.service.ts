@@ -1,4 +1,5 @@
 import { AppError } from '../../errors.ts';
+import { ipRateLimitKey } from '../../platform/client-ip.ts';
 import type { Metrics } from '../../platform/metrics.ts';
 import type { RateLimitRule } from './rate-limit-rules.ts';
 import type { RateLimiter } from './rate-limiter.ts';
@@ -27,7 +28,8 @@ interface Deps {
 export function createRateLimitService({ limiter, overrides, metrics }: Deps) {
   const keyPart = (rule: RateLimitRule, subject: RateLimitSubject) =>
     rule.by.map((key) => {
-      if (key === 'IP') return `ip:${subject.ip ?? 'unknown'}`;
+      // IPv6 counts per /64: one client can take any address of it.
+      if (key === 'IP') return `ip:${subject.ip ? ipRateLimitKey(subject.ip) : 'unknown'}`;
       if (key === 'EMAIL') return `email:${(subject.email ?? '').trim().toLowerCase()}`;
       return `user:${subject.userId ?? 'anonymous'}`;
     });
