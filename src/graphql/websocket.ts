@@ -10,6 +10,7 @@ import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import type { ClientInfo, Viewer } from '../modules/sessions/sessions.service.ts';
 import type { ClientIpResolver } from '../platform/client-ip.ts';
+import type { Clock } from '../platform/clock.ts';
 import type { Events } from '../platform/events.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
@@ -17,24 +18,31 @@ import { requestScope } from '../platform/request-scope.ts';
 import type { Services } from '../services.ts';
 import { SESSION_COOKIE_NAME, readCookie, resolveViewer } from './credentials.ts';
 import { INTERNAL, type ErrorCompleter } from './errors.ts';
+import { clientKey, createAddressCounter, createMessageBudget } from './transports/connection-limits.ts';
+import { createSocketSessions, type SocketSession } from './transports/socket-session.ts';
 import type { GraphQLServer } from './yoga.ts';
 
 // graphql-ws (graphql-transport-ws) on the HTTP server's port and path. Every operation goes
 // through yoga.getEnveloped(), so the validation rules, limits, masking and rate limits of HTTP
 // apply unchanged. Credentials come once, in connection_init; the session is checked again on
-// every subscribe. Close codes: 4401 subscribe before ack, 4403 bad credentials, 4408 no init
-// within 3 s, 4429 a second init (graphql-ws's own).
+// every subscribe (transports/socket-session.ts). Close codes: 4401 subscribe before ack, 4403 bad
+// credentials, 4408 no init within 3 s, 4429 a second init (graphql-ws's own) or too many
+// messages. Limits (config.realtimeLimits): sockets per client address (HTTP 429 at the upgrade),
+// operations open at once per socket (RATE_LIMITED on the one past it), messages per socket.
 
 type ConnectionState = {
-  token?: string | null;
+  session?: SocketSession;
   viewer?: Viewer | null;
   client?: ClientInfo;
   stopWatching?: () => void;
+  /** The turn of the event loop in which this socket's latest operation is prepared. */
+  turn?: Promise<void>;
 };
 
 /** Grace between delivering a revocation to the socket's subscriptions and closing it. */
 const CLOSE_GRACE_MS = 50;
-
+/** How long a socket closed for flooding may take to finish its close handshake. */
+const FLOOD_CLOSE_MS = 1000;
 
 interface Deps {
   server: Server;
@@ -42,6 +50,7 @@ interface Deps {
   config: Config;
   services: Services;
   log: Logger;
+  clock: Clock;
   clientIp: ClientIpResolver;
   completeError: ErrorCompleter;
   events: Events;
@@ -52,8 +61,11 @@ type SocketContext = Context<Record<string, unknown>, Extra & Partial<Connection
 
 type Roots = { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown };
 
-export function attachWebSocketServer({ server, yoga, config, services, log, clientIp, completeError, events, metrics }: Deps) {
+export function attachWebSocketServer({ server, yoga, config, services, log, clock, clientIp, completeError, events, metrics }: Deps) {
+  const limits = config.realtimeLimits;
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.graphqlLimits.maxBodyBytes });
+  const socketsPerAddress = createAddressCounter(limits.maxSocketsPerAddress);
+  const socketSessions = createSocketSessions({ sessions: services.sessions, clock, recheckMs: limits.sessionRecheckMs });
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? '').split('?')[0];
     const origin = req.headers.origin;
@@ -62,12 +74,31 @@ export function attachWebSocketServer({ server, yoga, config, services, log, cli
       socket.end(`HTTP/1.1 ${path === '/graphql' ? '403 Forbidden' : '404 Not Found'}\r\nConnection: close\r\n\r\n`);
       return;
     }
+    // Counted from the upgrade to the end of the TCP connection, whether or not the handshake succeeds.
+    const key = clientKey(clientIp(req.socket.remoteAddress, headerValue(req.headers['x-forwarded-for'])));
+    if (!socketsPerAddress.tryAcquire(key)) {
+      socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    socket.once('close', () => socketsPerAddress.release(key));
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   };
   server.on('upgrade', onUpgrade);
   wss.on('connection', (socket) => {
     metrics.wsConnections.inc();
-    socket.once('close', () => metrics.wsConnections.dec());
+    // Registered before graphql-ws's own listener: a message past the budget closes the socket
+    // before it is handled, and operations on a closing socket are refused at once (onSubscribe).
+    const withinBudget = createMessageBudget(limits.maxMessagesPerWindow, limits.messageWindowMs);
+    let cutOff: NodeJS.Timeout | undefined;
+    socket.on('message', () => {
+      if (withinBudget() || socket.readyState !== socket.OPEN) return;
+      socket.close(4429, 'Too many messages');
+      cutOff = setTimeout(() => socket.terminate(), FLOOD_CLOSE_MS);
+    });
+    socket.once('close', () => {
+      clearTimeout(cutOff);
+      metrics.wsConnections.dec();
+    });
   });
 
   const authenticated = new Set<ConnectionState & { socket: { close(code: number, reason: string): void } }>();
@@ -96,11 +127,20 @@ export function attachWebSocketServer({ server, yoga, config, services, log, cli
     void (async () => {
       for await (const event of revocations) {
         if (event.sessionId !== viewer.session.id) continue;
+        // From now on no subscribe passes, during the grace too.
+        if (state.session) state.session.revoked = true;
         authenticated.delete(state);
         setTimeout(() => closeForbidden(state, 'Session revoked'), CLOSE_GRACE_MS);
         return;
       }
     })().catch((err) => log.warn({ err }, 'websocket revocation watch failed'));
+  }
+
+  /** The socket already has its share of operations open (graphql-ws has recorded this one among them). */
+  const tooManyOperations = (ctx: SocketContext) => Object.keys(ctx.subscriptions).length > limits.maxOperationsPerSocket;
+  function tooManyOperationsError(): GraphQLError {
+    const err = new AppError('RATE_LIMITED', `At most ${limits.maxOperationsPerSocket} operations may be open on one connection`, { retryAfter: 1 });
+    return new GraphQLError(err.message, { originalError: err, extensions: { code: err.code, http: { status: 429 }, retryAfter: err.retryAfter } });
   }
 
   const completeResult = (result: ExecutionResult): ExecutionResult =>
@@ -117,8 +157,8 @@ export function attachWebSocketServer({ server, yoga, config, services, log, cli
 
   /** Re-checks the session, then parses and validates through yoga's envelop like HTTP does. */
   async function prepare(ctx: SocketContext, payload: SubscribePayload, requestId: string) {
-    if (ctx.extra.viewer) {
-      const viewer = await services.sessions.authenticate(ctx.extra.token ?? '');
+    if (ctx.extra.session) {
+      const viewer = await socketSessions.current(ctx.extra.session);
       if (!viewer) {
         ctx.extra.socket.close(4403, 'Forbidden');
         return [completeError(new GraphQLError('The session has ended', { extensions: { code: 'UNAUTHENTICATED' } }))];
@@ -168,10 +208,11 @@ export function attachWebSocketServer({ server, yoga, config, services, log, cli
           if (!viewer && cookie && readCookie(cookie, SESSION_COOKIE_NAME)) return false;
           ctx.extra.viewer = viewer;
           if (viewer) {
+            const token = typeof authorization === 'string' ? authorization.replace(/^Bearer\s+/, '') : readCookie(cookie, SESSION_COOKIE_NAME);
+            ctx.extra.session = socketSessions.open(token ?? '', viewer);
             authenticated.add(ctx.extra as never);
             watchOwnSession(ctx.extra as never, viewer);
           }
-          ctx.extra.token = typeof authorization === 'string' ? authorization.replace(/^Bearer\s+/, '') : readCookie(cookie, SESSION_COOKIE_NAME);
           ctx.extra.client = {
             ipAddress: clientIp(req.socket.remoteAddress, headerValue(req.headers['x-forwarded-for'])),
             userAgent: headerValue(req.headers['user-agent']),
@@ -186,18 +227,27 @@ export function attachWebSocketServer({ server, yoga, config, services, log, cli
         }
       },
       onSubscribe: async (ctx, _id, payload) => {
+        // Flooded or revoked: what is still in the socket's buffers costs nothing (no answer can be sent).
+        if (isClosing(ctx)) return CLOSING;
         const requestId = randomUUID();
-        return requestScope.run({ requestId }, () => prepare(ctx, payload, requestId).catch((err) => {
-          log.error({ err, requestId }, 'unexpected error');
-          return [completeError(new GraphQLError('Unexpected error.', { extensions: { code: INTERNAL, http: { status: 500 } } }))];
-        }));
+        return requestScope.run({ requestId }, async () => {
+          // Counted now, answered in its turn like the others (a refusal is work too).
+          const refused = tooManyOperations(ctx);
+          await nextTurn(ctx.extra);
+          if (isClosing(ctx)) return CLOSING;
+          if (refused) return [completeError(tooManyOperationsError())];
+          return prepare(ctx, payload, requestId).catch((err) => {
+            log.error({ err, requestId }, 'unexpected error');
+            return [completeError(new GraphQLError('Unexpected error.', { extensions: { code: INTERNAL, http: { status: 500 } } }))];
+          });
+        });
       },
       onClose: (ctx) => {
         authenticated.delete(ctx.extra as never);
         ctx.extra.stopWatching?.();
       },
-      onError: (_ctx, _id, _payload, errors) => {
-        log.debug({ errors: errors.map((e) => e.message) }, 'websocket operation error');
+      onError: (ctx, _id, _payload, errors) => {
+        if (!isClosing(ctx)) log.debug({ errors: errors.map((e) => e.message) }, 'websocket operation error');
       },
     },
     wss,
@@ -213,6 +263,19 @@ export function attachWebSocketServer({ server, yoga, config, services, log, cli
     },
   };
 }
+
+/**
+ * Resolves in a later turn of the event loop than the socket's previous operation: a burst of
+ * messages on one socket is prepared one per turn, and other clients are served in between.
+ */
+function nextTurn(state: ConnectionState): Promise<void> {
+  const turn = (state.turn ?? Promise.resolve()).then(() => new Promise<void>((resolve) => setImmediate(resolve)));
+  state.turn = turn;
+  return turn;
+}
+
+const isClosing = (ctx: SocketContext) => ctx.extra.socket.readyState !== ctx.extra.socket.OPEN;
+const CLOSING = [new GraphQLError('The connection is closing')];
 
 const requestIdOf = (args: ExecutionArgs) => (args.contextValue as { requestId?: string }).requestId ?? randomUUID();
 
