@@ -37,6 +37,8 @@ export type ChangePasswordInput = {
 export type CompleteOAuthInput = {
   /** The oauth_code from the callback redirect */
   code: string;
+  /** The codeVerifier whose SHA-256 was given to startOAuth: another one gives TOKEN_INVALID and uses the code up; a malformed one is BAD_USER_INPUT */
+  codeVerifier: string;
 };
 
 export type LoginInput = {
@@ -56,6 +58,8 @@ export type Role =
   | 'USER';
 
 export type StartOAuthInput = {
+  /** base64url (no padding) SHA-256 of a random codeVerifier (43-128 characters) the frontend keeps for this attempt, e.g. in sessionStorage: it binds the sign-in to this browser */
+  codeChallenge: string;
   /** An id from oauthProviders */
   provider: string;
   /** Where the callback sends the browser back, with oauth_code or oauth_error: under FRONTEND_URL or ALLOWED_REDIRECTS */

@@ -4,7 +4,7 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import Provider from 'oidc-provider';
 
 // A real OpenID provider (oidc-provider) on a loopback port, with its development login and consent
-// pages, and a small cookie-keeping "browser" that signs in through them by following redirects
+// pages, which the cookie-keeping browser of browser.ts signs in through by following redirects
 // the way a user agent would. Accounts are plain claim sets tests can change between sign-ins.
 
 export interface TestAccount {
@@ -86,77 +86,8 @@ export async function startOidcProvider(options: { redirectUri: string; accounts
   };
 }
 
-/** A user agent reduced to what sign-in needs: a cookie jar and manual redirects. */
-export function createBrowser() {
-  const jar = new Map<string, { value: string; origin: string; path: string }>();
-
-  function store(url: URL, response: Response) {
-    for (const line of response.headers.getSetCookie()) {
-      const [pair, ...attributes] = line.split(';');
-      const eq = pair!.indexOf('=');
-      const name = pair!.slice(0, eq).trim();
-      const value = pair!.slice(eq + 1).trim();
-      const path = attributes.map((a) => a.trim()).find((a) => /^path=/i.test(a))?.slice(5) || '/';
-      const key = `${url.origin} ${path} ${name}`;
-      const expired = attributes.some((a) => /^\s*expires=Thu, 01 Jan 1970/i.test(a)) || attributes.some((a) => /^\s*max-age=0/i.test(a));
-      if (expired) jar.delete(key);
-      else jar.set(key, { value, origin: url.origin, path });
-    }
-  }
-
-  function cookieHeader(url: URL): string {
-    return [...jar.entries()]
-      .filter(([, c]) => c.origin === url.origin && url.pathname.startsWith(c.path))
-      .map(([key, c]) => `${key.split(' ')[2]}=${c.value}`)
-      .join('; ');
-  }
-
-  async function request(url: URL, init: { method?: string; form?: Record<string, string> } = {}) {
-    const headers: Record<string, string> = { cookie: cookieHeader(url) };
-    let body: string | undefined;
-    if (init.form) {
-      headers['content-type'] = 'application/x-www-form-urlencoded';
-      body = new URLSearchParams(init.form).toString();
-    }
-    const response = await fetch(url, { method: init.method ?? 'GET', headers, body, redirect: 'manual' });
-    store(url, response);
-    return response;
-  }
-
-  return {
-    /**
-     * Opens `authorizationUrl` and goes through the provider's pages: signs in as `login`, then
-     * consents (or aborts, answering "no"). Returns the first redirect that leaves for `stopAt`
-     * (our callback), without following it.
-     */
-    async signIn(authorizationUrl: string, opts: { login: string; stopAt: string; abort?: boolean }): Promise<URL> {
-      let url = new URL(authorizationUrl);
-      let response = await request(url);
-      for (let step = 0; step < 20; step++) {
-        if (response.status >= 300 && response.status < 400) {
-          const next = new URL(response.headers.get('location')!, url);
-          if (next.href.startsWith(opts.stopAt)) return next;
-          url = next;
-          response = await request(url);
-          continue;
-        }
-        const html = await response.text();
-        if (response.status !== 200) throw new Error(`provider answered ${response.status}: ${html.slice(0, 300)}`);
-        const action = new URL(/<form[^>]*action="([^"]+)"/.exec(html)![1]!.replace(/&amp;/g, '&'), url);
-        const prompt = /name="prompt" value="(\w+)"/.exec(html)![1];
-        if (opts.abort) {
-          url = new URL(`${action.pathname}/abort`, url);
-          response = await request(url);
-        } else if (prompt === 'login') {
-          response = await request((url = action), { method: 'POST', form: { prompt: 'login', login: opts.login, password: 'any' } });
-        } else {
-          response = await request((url = action), { method: 'POST', form: { prompt: 'consent' } });
-        }
-      }
-      throw new Error('sign-in at the provider did not come back');
-    },
-  };
-}
+/** The cookie-keeping browser that goes through the provider's pages (test/helpers/browser.ts). */
+export { createBrowser } from './browser.ts';
 
 /** GETs our callback without following its redirect; returns where it sends the browser. */
 export async function followCallback(callbackUrl: URL | string): Promise<{ status: number; location: URL; headers: Headers }> {

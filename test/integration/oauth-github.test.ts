@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 import { relaxedRateLimits, startTestApp, type TestApp } from '../helpers/app.ts';
+import { newCodeVerifier } from '../helpers/browser.ts';
 import { startGitHubStandIn, type GitHubStandIn } from '../helpers/github-stand-in.ts';
 import { followCallback, freePort } from '../helpers/oidc-provider.ts';
 
@@ -41,7 +42,9 @@ afterAll(async () => {
 /** start -> GitHub's authorize page (signed in as `login`) -> our callback; returns where it redirects. */
 async function signInAs(login: string | null, redirectTo = `${frontend}/done`) {
   gh.signedInAs = login;
-  const started = await t.gql(START, { input: { provider: 'github', redirectTo } });
+  const { codeVerifier, codeChallenge } = await newCodeVerifier();
+  t.rememberSecret(codeVerifier);
+  const started = await t.gql(START, { input: { provider: 'github', redirectTo, codeChallenge } });
   expect(started.body.errors).toBeUndefined();
   const authorizationUrl = new URL(started.body.data.startOAuth.authorizationUrl);
   const atGitHub = await fetch(authorizationUrl, { redirect: 'manual' });
@@ -51,11 +54,12 @@ async function signInAs(login: string | null, redirectTo = `${frontend}/done`) {
   const answer = await followCallback(back);
   const code = answer.location.searchParams.get('oauth_code');
   if (code) t.rememberSecret(code);
-  return { authorizationUrl, answer, code, error: answer.location.searchParams.get('oauth_error') };
+  return { authorizationUrl, answer, code, codeVerifier, error: answer.location.searchParams.get('oauth_error') };
 }
 
-async function complete(code: string | null) {
-  const r = await t.gql(COMPLETE, { input: { code } });
+/** completeOAuth as the browser that started the sign-in: its oauth_code and its verifier. */
+async function complete({ code, codeVerifier }: { code: string | null; codeVerifier: string }) {
+  const r = await t.gql(COMPLETE, { input: { code, codeVerifier } });
   expect(r.body.errors).toBeUndefined();
   return r.body.data.completeOAuth;
 }
@@ -78,7 +82,8 @@ describe('GitHub sign-in', () => {
         { email: 'Octocat@Example.com', primary: true, verified: true },
       ],
     });
-    const { authorizationUrl, answer, code } = await signInAs('octocat', `${frontend}/done?next=%2Fsettings`);
+    const signed = await signInAs('octocat', `${frontend}/done?next=%2Fsettings`);
+    const { authorizationUrl, answer } = signed;
 
     expect(`${authorizationUrl.origin}${authorizationUrl.pathname}`).toBe(`${gh.url}/login/oauth/authorize`);
     const q = authorizationUrl.searchParams;
@@ -92,7 +97,7 @@ describe('GitHub sign-in', () => {
     expect(answer.location.searchParams.get('next')).toBe('/settings');
     expect(gh.seen.codeVerifiers).toHaveLength(1);
 
-    const payload = await complete(code);
+    const payload = await complete(signed);
     expect(payload.user).toMatchObject({ email: 'octocat@example.com', emailVerified: true, name: 'The Octocat', hasPassword: false });
     expect(payload.session.method).toBe('OAUTH');
     const me = await t.gql(`{ me { id email } }`, {}, { token: payload.token });
@@ -103,9 +108,9 @@ describe('GitHub sign-in', () => {
 
   it('signs the same GitHub user in as the same account, by id, even after the email changed', async () => {
     gh.users.set('hubot', { id: 1001, login: 'hubot', emails: [{ email: 'hubot@example.com', primary: true, verified: true }] });
-    const first = await complete((await signInAs('hubot')).code);
+    const first = await complete(await signInAs('hubot'));
     gh.users.get('hubot')!.emails = [{ email: 'hubot-new@example.com', primary: true, verified: true }];
-    const second = await complete((await signInAs('hubot')).code);
+    const second = await complete(await signInAs('hubot'));
     expect(second.user.id).toBe(first.user.id);
     expect(second.user.email).toBe('hubot@example.com');
     expect(first.user.name).toBe('hubot');
@@ -115,7 +120,7 @@ describe('GitHub sign-in', () => {
   it('links to an existing account when the primary email is verified', async () => {
     const { userId } = await t.register('mona@example.com');
     gh.users.set('mona', { id: 1002, login: 'mona', emails: [{ email: 'mona@example.com', primary: true, verified: true }] });
-    expect((await complete((await signInAs('mona')).code)).user.id).toBe(userId);
+    expect((await complete(await signInAs('mona'))).user.id).toBe(userId);
   });
 
   it('does not link through an unverified primary email, and creates new accounts unverified', async () => {
@@ -127,7 +132,7 @@ describe('GitHub sign-in', () => {
     expect(await count('FROM "OAuthAccount" WHERE "userId" = $1 OR subject = $2', [userId, '1003'])).toBe(0);
 
     gh.users.set('newbie', { id: 1004, login: 'newbie', emails: [{ email: 'newbie@example.com', primary: true, verified: false }] });
-    expect((await complete((await signInAs('newbie')).code)).user).toMatchObject({ email: 'newbie@example.com', emailVerified: false });
+    expect((await complete(await signInAs('newbie'))).user).toMatchObject({ email: 'newbie@example.com', emailVerified: false });
   });
 
   it('redirects with oauth_error=provider_error when the GitHub API fails, creating nothing', async () => {

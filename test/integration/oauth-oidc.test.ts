@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/platform/crypto.ts';
 import { relaxedRateLimits, startTestApp, type TestApp } from '../helpers/app.ts';
+import { newCodeVerifier } from '../helpers/browser.ts';
 import { createBrowser, followCallback, freePort, startOidcProvider, type TestOidcProvider } from '../helpers/oidc-provider.ts';
 
 // Sign-in end to end against real OpenID providers (oidc-provider) on loopback: startOAuth, the
@@ -44,9 +45,11 @@ afterAll(async () => {
   await acme?.close();
 });
 
-/** start -> provider login and consent -> our callback; returns where the callback redirects. */
+/** start -> provider login and consent -> our callback; returns where the callback redirects, and the frontend's verifier. */
 async function signInWith(provider: 'corp' | 'acme', login: string, redirectTo = `${frontend}/signed-in?tab=2`) {
-  const started = await t.gql(START, { input: { provider, redirectTo } });
+  const { codeVerifier, codeChallenge } = await newCodeVerifier();
+  t.rememberSecret(codeVerifier);
+  const started = await t.gql(START, { input: { provider, redirectTo, codeChallenge } });
   expect(started.body.errors).toBeUndefined();
   const authorizationUrl: string = started.body.data.startOAuth.authorizationUrl;
   const back = await createBrowser().signIn(authorizationUrl, { login, stopAt: callback });
@@ -54,11 +57,12 @@ async function signInWith(provider: 'corp' | 'acme', login: string, redirectTo =
   const answer = await followCallback(back);
   const code = answer.location.searchParams.get('oauth_code');
   if (code) t.rememberSecret(code);
-  return { authorizationUrl: new URL(authorizationUrl), answer, code, error: answer.location.searchParams.get('oauth_error') };
+  return { authorizationUrl: new URL(authorizationUrl), answer, code, codeVerifier, error: answer.location.searchParams.get('oauth_error') };
 }
 
-async function complete(code: string) {
-  const r = await t.gql(COMPLETE, { input: { code } });
+/** completeOAuth as the browser that started the sign-in: its oauth_code and its verifier. */
+async function complete({ code, codeVerifier }: { code: string | null; codeVerifier: string }) {
+  const r = await t.gql(COMPLETE, { input: { code, codeVerifier } });
   expect(r.body.errors).toBeUndefined();
   return r.body.data.completeOAuth;
 }
@@ -76,7 +80,8 @@ describe('OpenID Connect sign-in', () => {
 
   it('start -> provider login and consent -> callback -> oauth_code -> completeOAuth -> me', async () => {
     corp.accounts.set('ada-1', { email: 'Ada@Example.com', email_verified: true, name: 'Ada Lovelace' });
-    const { authorizationUrl, answer, code } = await signInWith('corp', 'ada-1');
+    const signed = await signInWith('corp', 'ada-1');
+    const { authorizationUrl, answer, code } = signed;
 
     // The authorization request: code flow with PKCE S256, state, nonce and our redirect URI.
     expect(authorizationUrl.origin).toBe(corp.issuer);
@@ -94,7 +99,7 @@ describe('OpenID Connect sign-in', () => {
     expect(answer.location.searchParams.get('tab')).toBe('2');
     expect(code).toMatch(/^[\w-]{43}$/);
 
-    const payload = await complete(code!);
+    const payload = await complete(signed);
     expect(payload.user).toMatchObject({ email: 'ada@example.com', emailVerified: true, name: 'Ada Lovelace', hasPassword: false });
     expect(payload.session).toMatchObject({ method: 'OAUTH', current: true });
     const me = await t.gql(ME, {}, { token: payload.token });
@@ -115,8 +120,8 @@ describe('OpenID Connect sign-in', () => {
 describe('matching identities to accounts', () => {
   it('signs the same identity in as the same user every time', async () => {
     corp.accounts.set('grace-1', { email: 'grace@example.com', email_verified: true });
-    const first = await complete((await signInWith('corp', 'grace-1')).code!);
-    const second = await complete((await signInWith('corp', 'grace-1')).code!);
+    const first = await complete(await signInWith('corp', 'grace-1'));
+    const second = await complete(await signInWith('corp', 'grace-1'));
     expect(second.user.id).toBe(first.user.id);
     expect(second.token).not.toBe(first.token);
     expect(await count('FROM "OAuthAccount" WHERE "userId" = $1', [first.user.id])).toBe(1);
@@ -126,8 +131,8 @@ describe('matching identities to accounts', () => {
   it('links a second provider to the account when it says the same email is verified', async () => {
     corp.accounts.set('linus-corp', { email: 'linus@example.com', email_verified: true });
     acme.accounts.set('linus-acme', { email: 'LINUS@example.com', email_verified: true });
-    const viaCorp = await complete((await signInWith('corp', 'linus-corp')).code!);
-    const viaAcme = await complete((await signInWith('acme', 'linus-acme')).code!);
+    const viaCorp = await complete(await signInWith('corp', 'linus-corp'));
+    const viaAcme = await complete(await signInWith('acme', 'linus-acme'));
     expect(viaAcme.user.id).toBe(viaCorp.user.id);
     const identities = await t.db.query('SELECT provider, subject FROM "OAuthAccount" WHERE "userId" = $1 ORDER BY provider', [viaCorp.user.id]);
     expect(identities).toEqual([
@@ -140,14 +145,14 @@ describe('matching identities to accounts', () => {
     const { userId } = await t.register('hedy@example.com');
     await t.db.query(`UPDATE "User" SET "emailVerified" = true WHERE id = $1`, [userId]);
     corp.accounts.set('hedy-1', { email: 'hedy@example.com', email_verified: true });
-    const payload = await complete((await signInWith('corp', 'hedy-1')).code!);
+    const payload = await complete(await signInWith('corp', 'hedy-1'));
     expect(payload.user).toMatchObject({ id: userId, hasPassword: true });
   });
 
   it('gives an unverified account to the provider-verified owner of its address: its password and sessions go', async () => {
     const squatter = await t.register('preregistered@example.com');
     corp.accounts.set('prereg-1', { email: 'preregistered@example.com', email_verified: true });
-    const payload = await complete((await signInWith('corp', 'prereg-1')).code!);
+    const payload = await complete(await signInWith('corp', 'prereg-1'));
     expect(payload.user).toMatchObject({ id: squatter.userId, hasPassword: false, emailVerified: true });
     expect((await t.gql('{ me { id } }', {}, { token: squatter.token })).status).toBe(401);
   });
@@ -155,7 +160,7 @@ describe('matching identities to accounts', () => {
   it('does not link a second provider whose email is not verified', async () => {
     corp.accounts.set('alan-corp', { email: 'alan@example.com', email_verified: true });
     acme.accounts.set('alan-acme', { email: 'alan@example.com', email_verified: false });
-    const owner = await complete((await signInWith('corp', 'alan-corp')).code!);
+    const owner = await complete(await signInWith('corp', 'alan-corp'));
     const sessionsBefore = await count('FROM "Session" WHERE "userId" = $1', [owner.user.id]);
     const { answer, code, error } = await signInWith('acme', 'alan-acme', `${frontend}/signed-in?tab=2`);
     expect(code).toBeNull();
@@ -167,7 +172,7 @@ describe('matching identities to accounts', () => {
 
   it('creates a new account with the email unverified when the provider does not say it is verified', async () => {
     acme.accounts.set('barbara-1', { email: 'barbara@example.com' });
-    const payload = await complete((await signInWith('acme', 'barbara-1')).code!);
+    const payload = await complete(await signInWith('acme', 'barbara-1'));
     expect(payload.user).toMatchObject({ email: 'barbara@example.com', emailVerified: false });
   });
 
@@ -181,10 +186,10 @@ describe('matching identities to accounts', () => {
 
   it('does not open a session for a locked account', async () => {
     corp.accounts.set('lock-1', { email: 'locked@example.com', email_verified: true });
-    const first = await complete((await signInWith('corp', 'lock-1')).code!);
+    const first = await complete(await signInWith('corp', 'lock-1'));
     await t.db.query(`UPDATE "User" SET "lockedUntil" = $2 WHERE id = $1`, [first.user.id, new Date(t.clock.now().getTime() + 3_600_000)]);
-    const { code } = await signInWith('corp', 'lock-1');
-    const r = await t.gql(COMPLETE, { input: { code } });
+    const { code, codeVerifier } = await signInWith('corp', 'lock-1');
+    const r = await t.gql(COMPLETE, { input: { code, codeVerifier } });
     expect(r.body.errors?.[0]?.extensions).toMatchObject({ code: 'LOCKED' });
     expect(await count('FROM "Session" WHERE "userId" = $1', [first.user.id])).toBe(1);
   });
@@ -193,7 +198,7 @@ describe('matching identities to accounts', () => {
 describe('failures at the provider', () => {
   it('redirects with oauth_error=access_denied when the user declines, and counts it', async () => {
     corp.accounts.set('decliner', { email: 'decliner@example.com', email_verified: true });
-    const started = await t.gql(START, { input: { provider: 'corp', redirectTo: `${frontend}/cb` } });
+    const started = await t.gql(START, { input: { provider: 'corp', redirectTo: `${frontend}/cb`, codeChallenge: (await newCodeVerifier()).codeChallenge } });
     const back = await createBrowser().signIn(started.body.data.startOAuth.authorizationUrl, { login: 'decliner', stopAt: callback, abort: true });
     t.rememberSecret(back.searchParams.get('state')!);
     const { status, location } = await followCallback(back);
@@ -215,7 +220,7 @@ describe('failures at the provider', () => {
   });
 
   it('refuses an unknown provider with BAD_USER_INPUT', async () => {
-    const r = await t.gql(START, { input: { provider: 'nope', redirectTo: `${frontend}/cb` } });
+    const r = await t.gql(START, { input: { provider: 'nope', redirectTo: `${frontend}/cb`, codeChallenge: (await newCodeVerifier()).codeChallenge } });
     expect(r.body.errors?.[0]?.extensions.code).toBe('BAD_USER_INPUT');
   });
 });
@@ -224,12 +229,13 @@ describe('rate limits on startOAuth and completeOAuth', () => {
   it('each: 30 per 15 minutes per IP by default, then RATE_LIMITED', async () => {
     const app = await startTestApp();
     try {
+      const { codeVerifier, codeChallenge } = await newCodeVerifier();
       const guesses = [];
-      for (let i = 0; i < 31; i++) guesses.push(await app.gql(COMPLETE, { input: { code: `guess-${i}-${'x'.repeat(30)}` } }));
+      for (let i = 0; i < 31; i++) guesses.push(await app.gql(COMPLETE, { input: { code: `guess-${i}-${'x'.repeat(30)}`, codeVerifier } }));
       expect(guesses.slice(0, 30).every((r) => r.body.errors?.[0]?.extensions.code === 'TOKEN_INVALID')).toBe(true);
       expect(guesses[30]!.body.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED' });
       const starts = [];
-      for (let i = 0; i < 31; i++) starts.push(await app.gql(START, { input: { provider: 'none', redirectTo: 'http://localhost:4000/' } }));
+      for (let i = 0; i < 31; i++) starts.push(await app.gql(START, { input: { provider: 'none', redirectTo: 'http://localhost:4000/', codeChallenge } }));
       expect(starts.slice(0, 30).every((r) => r.body.errors?.[0]?.extensions.code === 'BAD_USER_INPUT')).toBe(true);
       expect(starts[30]!.body.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED' });
     } finally {

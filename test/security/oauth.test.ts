@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { relaxedRateLimits, startTestApp, type TestApp } from '../helpers/app.ts';
+import { newCodeVerifier } from '../helpers/browser.ts';
 import { MINUTE } from '../helpers/clock.ts';
 import { createBrowser, followCallback, freePort, startOidcProvider, type TestOidcProvider } from '../helpers/oidc-provider.ts';
 import { startTamperedIssuer, type TamperedIssuer } from '../helpers/tampered-issuer.ts';
 
-// SECURITY-CHECKLIST.md items 31-36 (OAuth / OIDC), each asserting the answer and the rows left behind.
+// SECURITY-CHECKLIST.md items 31-36 (OAuth / OIDC; most of 34 is in oauth-pre-account-takeover.test.ts), each
+// asserting the answer and the rows left behind. One frontend verifier serves every attempt (item 50 binds them).
 
 const START = `mutation($input: StartOAuthInput!) { startOAuth(input: $input) { authorizationUrl } }`;
 const COMPLETE = `mutation($input: CompleteOAuthInput!) { completeOAuth(input: $input) { token user { id email } session { method } } }`;
@@ -14,6 +16,7 @@ let t: TestApp;
 let corp: TestOidcProvider;
 let forged: TamperedIssuer;
 let callback: string;
+let pkce: { codeVerifier: string; codeChallenge: string };
 
 beforeAll(async () => {
   const port = await freePort();
@@ -34,6 +37,8 @@ beforeAll(async () => {
   });
   t.rememberSecret(corp.clientSecret);
   t.rememberSecret(forged.clientSecret);
+  pkce = await newCodeVerifier();
+  t.rememberSecret(pkce.codeVerifier);
 });
 afterAll(async () => {
   await t?.close();
@@ -43,6 +48,7 @@ afterAll(async () => {
 
 const count = async (table: string, where = 'TRUE', params: unknown[] = []) =>
   (await t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${table}" WHERE ${where}`, params))[0]!.n;
+const complete = (code: string | null) => t.gql(COMPLETE, { input: { code, codeVerifier: pkce.codeVerifier } });
 const snapshot = async () => ({
   users: await count('User'),
   identities: await count('OAuthAccount'),
@@ -51,7 +57,7 @@ const snapshot = async () => ({
 });
 
 async function start(provider: string, redirectTo = `${FRONTEND}/callback`): Promise<URL> {
-  const r = await t.gql(START, { input: { provider, redirectTo } });
+  const r = await t.gql(START, { input: { provider, redirectTo, codeChallenge: pkce.codeChallenge } });
   expect(r.body.errors).toBeUndefined();
   return new URL(r.body.data.startOAuth.authorizationUrl);
 }
@@ -184,40 +190,19 @@ describe('33. Wrong nonce, wrong audience or issuer in the ID token -> rejected;
   });
 });
 
-describe('34. email_verified false for an email that has a local account -> no link; identity keyed by (provider, subject)', () => {
-  it('refuses to link, leaves the local account alone, and creates no identity', async () => {
-    const local = await t.register('owner@example.com');
-    corp.accounts.set('mallory', { email: 'OWNER@example.com', email_verified: false });
-    const before = await snapshot();
-    const answer = await callbackAnswer(await atProvider(await start('corp'), 'mallory'));
-    expect([answer.code, answer.error]).toEqual([null, 'email_not_verified']);
-    expect(await snapshot()).toEqual(before);
-    expect(await count('OAuthAccount', '"userId" = $1 OR subject = $2', [local.userId, 'mallory'])).toBe(0);
-  });
-
-  it('an identity stays with its user when its email later matches another account', async () => {
-    corp.accounts.set('drifter', { email: 'drifter@example.com', email_verified: true });
-    const first = await callbackAnswer(await atProvider(await start('corp'), 'drifter'));
-    const own = (await t.gql(COMPLETE, { input: { code: first.code } })).body.data.completeOAuth.user.id;
-    const other = await t.register('someone-else@example.com');
-    corp.accounts.set('drifter', { email: 'someone-else@example.com', email_verified: true });
-    const again = await callbackAnswer(await atProvider(await start('corp'), 'drifter'));
-    const signedIn = (await t.gql(COMPLETE, { input: { code: again.code } })).body.data.completeOAuth.user.id;
-    expect(signedIn).toBe(own);
-    expect(signedIn).not.toBe(other.userId);
-  });
-
+describe('34. The identity is keyed by (provider, subject); the email_verified cases are in oauth-pre-account-takeover.test.ts', () => {
   it('the same subject at another provider is another identity', async () => {
     corp.accounts.set('same-sub', { email: 'corp-user@example.com', email_verified: true });
     const viaCorp = await callbackAnswer(await atProvider(await start('corp'), 'same-sub'));
-    const corpUser = (await t.gql(COMPLETE, { input: { code: viaCorp.code } })).body.data.completeOAuth.user.id;
+    const corpUser = (await complete(viaCorp.code)).body.data.completeOAuth.user.id;
     forged.tamper = {};
     forged.account = { sub: 'same-sub', email: 'forged-user@example.com', email_verified: true };
     const viaForgedAnswer = await callbackAnswer(await viaForged());
-    const forgedUser = (await t.gql(COMPLETE, { input: { code: viaForgedAnswer.code } })).body.data.completeOAuth.user.id;
+    const forgedUser = (await complete(viaForgedAnswer.code)).body.data.completeOAuth.user.id;
     expect(forgedUser).not.toBe(corpUser);
   });
 });
+
 
 describe('35. redirectTo outside FRONTEND_URL/ALLOWED_REDIRECTS -> BAD_USER_INPUT; never an open redirect', () => {
   it.each([
@@ -241,7 +226,7 @@ describe('35. redirectTo outside FRONTEND_URL/ALLOWED_REDIRECTS -> BAD_USER_INPU
     '',
   ])('refuses %s and stores no attempt', async (redirectTo) => {
     const before = await count('OAuthAttempt');
-    const r = await t.gql(START, { input: { provider: 'corp', redirectTo } });
+    const r = await t.gql(START, { input: { provider: 'corp', redirectTo, codeChallenge: pkce.codeChallenge } });
     expect(r.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', http: { status: 400 } });
     expect(r.body.data).toBeNull();
     expect(await count('OAuthAttempt')).toBe(before);
@@ -255,7 +240,7 @@ describe('35. redirectTo outside FRONTEND_URL/ALLOWED_REDIRECTS -> BAD_USER_INPU
     'https://admin.example/portal/',
     'https://admin.example/portal/users?tab=2',
   ])('accepts %s', async (redirectTo) => {
-    const r = await t.gql(START, { input: { provider: 'corp', redirectTo } });
+    const r = await t.gql(START, { input: { provider: 'corp', redirectTo, codeChallenge: pkce.codeChallenge } });
     expect(r.body.errors).toBeUndefined();
   });
 
@@ -278,16 +263,16 @@ describe('36. An oauth_code used twice or after 60 seconds -> TOKEN_INVALID / TO
 
   it('used twice: one session, then TOKEN_INVALID', async () => {
     const code = await freshCode('twice');
-    const first = await t.gql(COMPLETE, { input: { code } });
+    const first = await complete(code);
     expect(first.body.data.completeOAuth.session.method).toBe('OAUTH');
-    const second = await t.gql(COMPLETE, { input: { code } });
+    const second = await complete(code);
     expect(second.body.errors?.[0]?.extensions).toMatchObject({ code: 'TOKEN_INVALID', http: { status: 400 } });
     expect(await count('Session', '"userId" = $1', [first.body.data.completeOAuth.user.id])).toBe(1);
   });
 
   it('used twice concurrently: exactly one session', async () => {
     const code = await freshCode('racer');
-    const results = await Promise.all([1, 2, 3].map(() => t.gql(COMPLETE, { input: { code } })));
+    const results = await Promise.all([1, 2, 3].map(() => complete(code)));
     expect(results.filter((r) => r.body.data?.completeOAuth).length).toBe(1);
     expect(results.filter((r) => r.body.errors?.[0]?.extensions.code === 'TOKEN_INVALID').length).toBe(2);
     const [user] = await t.db.query('SELECT id FROM "User" WHERE email = $1', ['racer@example.com']);
@@ -297,18 +282,18 @@ describe('36. An oauth_code used twice or after 60 seconds -> TOKEN_INVALID / TO
   it('after 60 seconds: TOKEN_EXPIRED and no session; just before, it works', async () => {
     const late = await freshCode('slow');
     t.clock.advance(60_000);
-    const r = await t.gql(COMPLETE, { input: { code: late } });
+    const r = await complete(late);
     expect(r.body.errors?.[0]?.extensions).toMatchObject({ code: 'TOKEN_EXPIRED', http: { status: 498 } });
     const [user] = await t.db.query('SELECT id FROM "User" WHERE email = $1', ['slow@example.com']);
     expect(await count('Session', '"userId" = $1', [user.id])).toBe(0);
 
     const inTime = await freshCode('slow');
     t.clock.advance(59_999);
-    expect((await t.gql(COMPLETE, { input: { code: inTime } })).body.data.completeOAuth.user.id).toBe(user.id);
+    expect((await complete(inTime)).body.data.completeOAuth.user.id).toBe(user.id);
   });
 
   it('an unknown code: TOKEN_INVALID', async () => {
-    const r = await t.gql(COMPLETE, { input: { code: 'x'.repeat(43) } });
+    const r = await complete('x'.repeat(43));
     expect(r.body.errors?.[0]?.extensions.code).toBe('TOKEN_INVALID');
   });
 });

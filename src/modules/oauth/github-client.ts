@@ -93,7 +93,9 @@ export function createGitHubClient(
       }
       const emails = await getJson<GitHubEmail[]>(accessToken, '/user/emails');
       const list = Array.isArray(emails) ? emails.filter((e) => typeof e.email === 'string') : [];
-      // The primary address, verified or not: an unverified one may create an account, never link one.
+      // The primary address, verified or not. Only GitHub's explicit `verified: true` counts: an
+      // unverified address may create an account (unverified), never link to an existing one, and
+      // loses its link when the address's owner proves it (oauth-accounts.ts, claimUnverified).
       const primary = list.find((e) => e.primary === true && e.verified === true) ?? list.find((e) => e.primary === true);
       const name = typeof user.name === 'string' && user.name.trim() ? user.name.trim() : typeof user.login === 'string' ? user.login : null;
       return {

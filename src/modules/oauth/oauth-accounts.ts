@@ -10,6 +10,8 @@ import type { ExternalIdentity } from './provider-client.ts';
 // Which user an external identity signs in as. Identities are keyed by (provider, subject), never
 // by email: an email only links an identity to an existing account when the provider says it is
 // verified, otherwise anyone who can type a victim's address at some provider would own the account.
+// An unverified identity may create an account, but the address's owner proving it later (magic
+// link, email code, reset, a verified identity) drops that identity's link with everything else.
 
 const NAME_MAX = 100;
 
@@ -36,15 +38,42 @@ function emailOf(identity: ExternalIdentity): string {
   }
 }
 
+/** The identity's email normalized, or null when it has none usable. */
+const emailOrNull = (identity: ExternalIdentity): string | null => {
+  try {
+    return emailOf(identity);
+  } catch {
+    return null;
+  }
+};
+
+/** The account an identity is linked to, read under a share lock on the account (see below). */
+async function linkedAccount(tx: Tx, provider: string, subject: string) {
+  const where = { provider_subject: { provider, subject } };
+  const known = await tx.oAuthAccount.findUnique({ where, select: { userId: true } });
+  if (!known) return null;
+  // A proof of the mailbox drops the links of an unverified account under an update lock on it:
+  // once we hold the share lock, either that claim has committed (the link read again is gone) or
+  // it waits for us and drops the code we issue.
+  await tx.$executeRaw`SELECT 1 FROM "User" WHERE id = ${known.userId}::uuid FOR SHARE`;
+  return (await tx.oAuthAccount.findUnique({ where, include: { user: true } }))?.user ?? null;
+}
+
 export function createOAuthAccounts({ users, audit, now }: Deps) {
   return {
     /** Finds, links or creates the user of `identity`, inside the caller's transaction. */
     async userFor(tx: Tx, provider: string, identity: ExternalIdentity, client: ClientInfo): Promise<MatchedUser> {
-      const known = await tx.oAuthAccount.findUnique({
-        where: { provider_subject: { provider, subject: identity.subject } },
-        include: { user: true },
-      });
-      if (known) return { user: known.user, audited: [], revoked: [] };
+      const known = await linkedAccount(tx, provider, identity.subject);
+      if (known) {
+        // An identity that now vouches for the address of the unverified account it created is
+        // itself a proof of the mailbox: everything else set on that account goes, it stays.
+        if (known.emailVerified || !identity.emailVerified || emailOrNull(identity) !== known.email) {
+          return { user: known, audited: [], revoked: [] };
+        }
+        const keepIdentity = { provider, subject: identity.subject };
+        const claimed = await users.claimUnverified(tx, known, client, { via: 'OAUTH', keepIdentity });
+        return { user: claimed.user, audited: claimed.record ? [claimed.record] : [], revoked: claimed.revoked };
+      }
 
       const email = emailOf(identity);
       const existing = await tx.user.findUnique({ where: { email } });
@@ -52,8 +81,10 @@ export function createOAuthAccounts({ users, audit, now }: Deps) {
         throw new OAuthFailure('email_not_verified', 'an account has this email and the provider does not say it is verified');
       }
       const audited: AuditRecord[] = [];
-      // A provider vouching for the address takes over an account nobody had verified yet.
-      const claimed = existing ? await users.claimUnverified(tx, existing, client) : null;
+      // A provider vouching for the address takes over an account nobody had verified yet, dropping
+      // whatever was set on it before (another provider's unverified identity among them).
+      const claimed = existing ? await users.claimUnverified(tx, existing, client, { via: 'OAUTH' }) : null;
+      if (claimed?.record) audited.push(claimed.record);
       const user =
         claimed?.user ??
         (await users.createInTransaction(tx, {

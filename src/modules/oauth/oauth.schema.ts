@@ -24,11 +24,23 @@ const StartOAuthInput = builder.inputType('StartOAuthInput', {
       required: true,
       description: 'Where the callback sends the browser back, with oauth_code or oauth_error: under FRONTEND_URL or ALLOWED_REDIRECTS',
     }),
+    codeChallenge: t.string({
+      required: true,
+      description:
+        'base64url (no padding) SHA-256 of a random codeVerifier (43-128 characters) the frontend keeps for this attempt, e.g. in sessionStorage: it binds the sign-in to this browser',
+    }),
   }),
 });
 
 const CompleteOAuthInput = builder.inputType('CompleteOAuthInput', {
-  fields: (t) => ({ code: t.string({ required: true, description: 'The oauth_code from the callback redirect' }) }),
+  fields: (t) => ({
+    code: t.string({ required: true, description: 'The oauth_code from the callback redirect' }),
+    codeVerifier: t.string({
+      required: true,
+      description:
+        'The codeVerifier whose SHA-256 was given to startOAuth: another one gives TOKEN_INVALID and uses the code up; a malformed one is BAD_USER_INPUT',
+    }),
+  }),
 });
 
 builder.queryField('oauthProviders', (t) =>
@@ -45,7 +57,7 @@ builder.mutationField('startOAuth', (t) =>
     directives: rateLimits('30/15m:IP'),
     description: 'Begins a sign-in with a provider; the callback later redirects to redirectTo',
     args: { input: t.arg({ type: StartOAuthInput, required: true }) },
-    resolve: (_root, { input }, ctx) => ctx.services.oauth.start(input.provider, input.redirectTo),
+    resolve: (_root, { input }, ctx) => ctx.services.oauth.start(input.provider, input.redirectTo, input.codeChallenge),
   }),
 );
 
@@ -53,8 +65,8 @@ builder.mutationField('completeOAuth', (t) =>
   t.field({
     type: AuthPayload,
     directives: rateLimits('30/15m:IP'),
-    description: 'Trades the one-time oauth_code (60 s) from the callback redirect for a session',
+    description: 'Trades the one-time oauth_code (60 s) from the callback redirect, with the codeVerifier of this browser, for a session',
     args: { input: t.arg({ type: CompleteOAuthInput, required: true }) },
-    resolve: async (_root, { input }, ctx) => signedIn(ctx, await ctx.services.oauth.complete(input.code, ctx.client)),
+    resolve: async (_root, { input }, ctx) => signedIn(ctx, await ctx.services.oauth.complete(input.code, input.codeVerifier, ctx.client)),
   }),
 );

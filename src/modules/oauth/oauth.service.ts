@@ -2,13 +2,15 @@ import type { Config } from '../../config.ts';
 import { AppError, badInput } from '../../errors.ts';
 import type { OAuthAttempt } from '../../generated/prisma/client.ts';
 import type { Clock } from '../../platform/clock.ts';
-import { hashToken, newToken } from '../../platform/crypto.ts';
+import { hashToken, newToken, safeEqual } from '../../platform/crypto.ts';
 import type { Db } from '../../platform/db.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { Metrics } from '../../platform/metrics.ts';
 import { currentRequestId } from '../../platform/request-scope.ts';
 import type { AuditService } from '../audit/audit.service.ts';
 import type { ClientInfo, SessionsService } from '../sessions/sessions.service.ts';
+import { PASSWORD_SCOPE, type Throttle } from '../rate-limit/throttle.ts';
+import { normalizeEmail } from '../users/email.ts';
 import type { SignIn } from '../sessions/sign-in.ts';
 import { tokenInvalid, type OneTimeTokens } from '../tokens/one-time-tokens.ts';
 import { lockedError } from '../users/account-lock.ts';
@@ -21,16 +23,22 @@ import type { AttemptSecrets, ExternalIdentity, ProviderClient } from './provide
 import { checkRedirectTo, withOAuthParam } from './redirect-target.ts';
 
 // Sign-in with an external provider in three steps:
-//  1. startOAuth: checks redirectTo, stores an attempt (SHA-256 of the state, nonce, PKCE verifier;
-//     10 minutes, single use) and returns the provider's authorization URL;
+//  1. startOAuth: checks redirectTo, stores an attempt (SHA-256 of the state, nonce, PKCE verifier,
+//     the frontend's codeChallenge; 10 minutes, single use) and returns the authorization URL;
 //  2. GET /oauth/callback: consumes the attempt, exchanges the code, matches or creates the user and
-//     redirects to redirectTo with a one-time oauth_code (or oauth_error);
-//  3. completeOAuth: trades the oauth_code for a session. The session token never travels in a URL.
+//     redirects to redirectTo with a one-time oauth_code bound to that codeChallenge (or oauth_error);
+//  3. completeOAuth: trades the oauth_code and the frontend's codeVerifier for a session. The
+//     session token never travels in a URL, and a code (or a callback URL) carried to another
+//     browser is useless there: that browser does not hold the verifier.
 
 /** How long we wait for a provider (discovery, token, userinfo) before the callback fails. */
 const PROVIDER_TIMEOUT_SECONDS = 10;
 /** Longer states are not ours (ours are 43 characters); they are not even hashed. */
 const STATE_MAX = 256;
+/** The frontend's codeChallenge: base64url SHA-256, unpadded (RFC 7636 S256). */
+const CODE_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
+/** The frontend's codeVerifier: RFC 7636's 43 to 128 unreserved characters. */
+const CODE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
 
 interface Deps {
   db: Db;
@@ -43,6 +51,7 @@ interface Deps {
   sessions: SessionsService;
   audit: AuditService;
   signIn: SignIn;
+  throttle: Throttle;
 }
 
 export interface OAuthProviderInfo {
@@ -57,11 +66,19 @@ function createProviderClient(provider: Config['oauthProviders'][number]): Provi
   return createGitHubClient({ ...provider, clientId, endpoints: provider.endpoints! }, PROVIDER_TIMEOUT_SECONDS);
 }
 
+function normalizedOrNull(email: string | null | undefined): string | null {
+  try {
+    return email ? normalizeEmail(email) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** A concurrent first sign-in of the same identity or email lost the race to a unique index. */
 const lostRace = (err: unknown) =>
   (err as { code?: string } | null)?.code === 'P2002' || (err instanceof AppError && err.code === 'CONFLICT');
 
-export function createOAuthService({ db, clock, config, log, metrics, tokens, users, sessions, audit, signIn }: Deps) {
+export function createOAuthService({ db, clock, config, log, metrics, tokens, users, sessions, audit, signIn, throttle }: Deps) {
   const clients = new Map(config.oauthProviders.map((p) => [p.id, createProviderClient(p)]));
   const redirectUri = `${config.publicUrl}/oauth/callback`;
   const allowedRedirects = [config.frontendUrl, ...config.allowedRedirects];
@@ -85,13 +102,17 @@ export function createOAuthService({ db, clock, config, log, metrics, tokens, us
   }
 
   /** Matches or creates the user and issues the oauth_code, in one transaction (retried once after a lost race). */
-  async function signInCode(provider: string, identity: ExternalIdentity, client: ClientInfo) {
+  async function signInCode(provider: string, identity: ExternalIdentity, client: ClientInfo, bindingHash: string) {
     for (let attempt = 1; ; attempt++) {
       try {
         return await db.$transaction(async (tx) => {
+          // A provider that vouches for the address proves the mailbox: failed passwords for it no
+          // longer hold anyone back (cleared before the user row is locked: the order of every sign-in).
+          const vouched = identity.emailVerified ? normalizedOrNull(identity.email) : null;
+          if (vouched) await throttle.clear(vouched, [PASSWORD_SCOPE], tx);
           const { user, audited, revoked } = await accounts.userFor(tx, provider, identity, client);
           const code = await tokens.issue(
-            { purpose: 'OAUTH_CODE', email: user.email, userId: user.id, ttlMs: config.tokens.oauthCodeTtlMs },
+            { purpose: 'OAUTH_CODE', email: user.email, userId: user.id, ttlMs: config.tokens.oauthCodeTtlMs, bindingHash },
             tx,
           );
           return { code, user, audited, revoked };
@@ -107,10 +128,13 @@ export function createOAuthService({ db, clock, config, log, metrics, tokens, us
       return [...clients.values()].map(({ id, name }) => ({ id, name }));
     },
 
-    async start(providerId: string, redirectTo: string): Promise<{ authorizationUrl: string }> {
+    async start(providerId: string, redirectTo: string, codeChallenge: string): Promise<{ authorizationUrl: string }> {
       const client = clients.get(providerId);
       if (!client) throw badInput('Unknown OAuth provider');
       const target = checkRedirectTo(redirectTo, allowedRedirects);
+      if (!CODE_CHALLENGE.test(codeChallenge)) {
+        throw badInput('codeChallenge must be the base64url SHA-256 (43 characters, no padding) of a code verifier');
+      }
       const secrets: AttemptSecrets = { state: newToken(), nonce: newToken(), codeVerifier: newToken() };
       // The URL first: when the provider cannot be discovered, no attempt row is left behind.
       const authorizationUrl = await client.authorizationUrl(secrets, redirectUri);
@@ -121,6 +145,7 @@ export function createOAuthService({ db, clock, config, log, metrics, tokens, us
           stateHash: hashToken(secrets.state),
           nonce: secrets.nonce,
           codeVerifier: secrets.codeVerifier,
+          bindingHash: codeChallenge,
           redirectTo: target.href,
           expiresAt: new Date(now.getTime() + config.tokens.oauthAttemptTtlMs),
           createdAt: now,
@@ -148,7 +173,7 @@ export function createOAuthService({ db, clock, config, log, metrics, tokens, us
         const callbackUrl = new URL(redirectUri);
         callbackUrl.search = query.toString();
         const identity = await providerClient.exchange(callbackUrl, { state: state!, nonce: attempt.nonce, codeVerifier: attempt.codeVerifier });
-        const { code, user, audited, revoked } = await signInCode(provider, identity, client);
+        const { code, user, audited, revoked } = await signInCode(provider, identity, client, attempt.bindingHash);
         sessions.announce(revoked);
         audit.announce(audited);
         metrics.oauthCallbacks.inc({ provider, result: 'success' });
@@ -161,12 +186,32 @@ export function createOAuthService({ db, clock, config, log, metrics, tokens, us
       }
     },
 
-    /** Trades a one-time oauth_code for a session: TOKEN_INVALID once used, TOKEN_EXPIRED after 60 s. */
-    complete(code: string, client: ClientInfo): Promise<AuthResult> {
+    /**
+     * Trades a one-time oauth_code for a session, given the codeVerifier of the browser that
+     * started the sign-in: TOKEN_INVALID once used or with another verifier (which uses it up),
+     * TOKEN_EXPIRED after 60 s. A malformed verifier is BAD_USER_INPUT and leaves the code alone.
+     */
+    async complete(code: string, codeVerifier: string, client: ClientInfo): Promise<AuthResult> {
+      if (!CODE_VERIFIER.test(codeVerifier)) throw badInput('codeVerifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~');
+      // The code is spent on its own, before the sign-in transaction: when the verifier is wrong
+      // the call fails, and the code must stay spent all the same, so that whoever carried it to
+      // this browser cannot try again and its rightful browser cannot be made to complete it later.
+      const spent = await tokens.consume(db, 'OAUTH_CODE', code).then((token) => ({ token }), (error: unknown) => ({ error }));
       return signIn('OAUTH', client, async (tx) => {
-        const consumed = await tokens.consume(tx, 'OAUTH_CODE', code);
+        if ('error' in spent) throw spent.error;
+        const { id, bindingHash, userId } = spent.token;
+        if (!bindingHash || !safeEqual(bindingHash, hashToken(codeVerifier))) {
+          log.warn({ requestId: currentRequestId(), userId }, 'oauth code presented with another browser\'s verifier; code spent');
+          throw tokenInvalid();
+        }
+        if (!userId) throw tokenInvalid();
+        // A proof of the mailbox that took the account over since the code was spent deleted it;
+        // under the share lock the claim has either committed (the code is gone) or waits for us
+        // and revokes the session we open.
+        await tx.$executeRaw`SELECT 1 FROM "User" WHERE id = ${userId}::uuid FOR SHARE`;
+        if (!(await tx.oneTimeToken.findUnique({ where: { id }, select: { id: true } }))) throw tokenInvalid();
         // The code dies with its user (cascade); a user deleted meanwhile finds nothing here.
-        const user = consumed.userId ? await tx.user.findUnique({ where: { id: consumed.userId } }) : null;
+        const user = await tx.user.findUnique({ where: { id: userId } });
         if (!user) throw tokenInvalid();
         const locked = lockedError(user, clock.now());
         if (locked) throw locked;

@@ -3,12 +3,28 @@ import { AppError, badInput } from '../../errors.ts';
 import type { AuthMethod, Role, Session, User } from '../../generated/prisma/client.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Db, Tx } from '../../platform/db.ts';
-import type { AuditService } from '../audit/audit.service.ts';
+import type { AuditRecord, AuditService } from '../audit/audit.service.ts';
 import type { PasswordHasher } from '../password/password-hasher.ts';
 import { checkPasswordPolicy } from '../password/password-policy.ts';
 import type { ClientInfo, SessionRevocation, SessionsService } from '../sessions/sessions.service.ts';
 import { lockedError } from './account-lock.ts';
 import { normalizeEmail } from './email.ts';
+
+/** How the owner of an address proved it, and the OAuth identity that proof signs in with, if any. */
+export interface MailboxProof {
+  via: AuthMethod | 'PASSWORD_RESET';
+  keepIdentity?: { provider: string; subject: string };
+}
+
+/** What claiming an unverified account dropped; `dropped` and `record` are null for a verified one. */
+export interface Claim {
+  user: User;
+  /** Sessions revoked in the caller's transaction: announce them once it has committed. */
+  revoked: SessionRevocation[];
+  dropped: { password: boolean; sessions: number; oauthLinks: string[] } | null;
+  /** The takeover's audit event (email.verified with takeover: true). */
+  record: AuditRecord | null;
+}
 
 export interface AuthResult {
   token: string;
@@ -136,29 +152,51 @@ export function createUsersService({ db, clock, config, hasher, sessions, audit,
       }
       const locked = lockedError(existing, clock.now());
       if (locked) throw locked;
-      const { user, revoked } = await this.claimUnverified(tx, existing, via?.client);
+      const { user, revoked } = await this.claimUnverified(tx, existing, via?.client, via && { via: via.method });
       if (revoked.length) afterCommit?.(() => sessions.announce(revoked));
       return user;
     },
 
     /**
-     * The proven owner of an address takes over an account nobody had verified yet: whoever
-     * registered it (possibly someone else, before them) loses the password they set and every
-     * session, so a pre-registered account cannot be shared with its real owner. Inside the
-     * caller's transaction; the caller announces the revocations after commit.
+     * The proven owner of an address takes over an account nobody had verified yet: every
+     * credential set on it before this proof, possibly by someone else, is dropped — the password,
+     * every session, every OAuth link (but `proof.keepIdentity`, the identity whose verified
+     * sign-in is this proof) and every oauth_code not yet traded — so a pre-registered account is
+     * never shared with its real owner. Inside the caller's transaction (any proof of the mailbox:
+     * magic link, email code, verified OAuth, password reset); the caller announces the returned
+     * revocations after commit. A verified account is returned as it is.
      */
-    async claimUnverified(tx: Tx, existing: User, client?: ClientInfo | null): Promise<{ user: User; revoked: SessionRevocation[] }> {
-      if (existing.emailVerified) return { user: existing, revoked: [] };
+    async claimUnverified(tx: Tx, existing: User, client?: ClientInfo | null, proof?: MailboxProof): Promise<Claim> {
+      if (existing.emailVerified) return { user: existing, revoked: [], dropped: null, record: null };
+      // The row lock orders this claim with every sign-in of the account (each takes a share lock
+      // first): one that committed before is dropped below, one that waits finds nothing left.
+      const [current] = await tx.$queryRaw<Array<{ emailVerified: boolean; hadPassword: boolean }>>`
+        SELECT "emailVerified", "passwordHash" IS NOT NULL AS "hadPassword" FROM "User" WHERE id = ${existing.id}::uuid FOR UPDATE`;
+      // Deleted meanwhile: the caller's sign-in is retried once on CONFLICT and finds no account.
+      if (!current) throw new AppError('CONFLICT', 'The account changed during sign-in');
+      if (current.emailVerified) {
+        return { user: await tx.user.findUniqueOrThrow({ where: { id: existing.id } }), revoked: [], dropped: null, record: null };
+      }
       const user = await tx.user.update({
         where: { id: existing.id },
         data: { emailVerified: true, passwordHash: null, role: roleOnVerification(existing.email, existing.role), updatedAt: clock.now() },
       });
+      const keep = proof?.keepIdentity;
+      const links = await tx.oAuthAccount.findMany({
+        where: { userId: user.id, ...(keep && { NOT: { provider: keep.provider, subject: keep.subject } }) },
+        select: { id: true, provider: true },
+      });
+      if (links.length) await tx.oAuthAccount.deleteMany({ where: { id: { in: links.map((l) => l.id) } } });
+      // Used or not: a completeOAuth that spent its code just before this claim re-reads it under
+      // the share lock and finds it gone, so no session opens from a dropped identity.
+      await tx.oneTimeToken.deleteMany({ where: { userId: user.id, purpose: 'OAUTH_CODE' } });
       const revoked = await sessions.revokeInTransaction(tx, user.id, 'PASSWORD_RESET');
-      await audit.record(
-        { type: 'email.verified', userId: user.id, client, data: { takeover: true, passwordCleared: existing.passwordHash !== null, sessionsRevoked: revoked.length } },
+      const dropped = { password: current.hadPassword, sessions: revoked.length, oauthLinks: links.map((l) => l.provider).sort() };
+      const record = await audit.record(
+        { type: 'email.verified', userId: user.id, client, data: { takeover: true, reason: 'proof_of_mailbox', proof: proof?.via ?? null, dropped } },
         tx,
       );
-      return { user, revoked };
+      return { user, revoked, dropped, record };
     },
 
     async updateProfile(userId: string, input: { name?: string | null }): Promise<User> {
