@@ -14,6 +14,8 @@ import { createAdminService, type Actor } from '../src/modules/admin/admin.servi
 import { createAuditService } from '../src/modules/audit/audit.service.ts';
 import { createPasswordHasher } from '../src/modules/password/password-hasher.ts';
 import { createSessionsService } from '../src/modules/sessions/sessions.service.ts';
+import { createOneTimeTokens } from '../src/modules/tokens/one-time-tokens.ts';
+import { createThrottle } from '../src/modules/rate-limit/throttle.ts';
 import { createUsersService } from '../src/modules/users/users.service.ts';
 import { systemClock } from '../src/platform/clock.ts';
 import { createDb, type Db } from '../src/platform/db.ts';
@@ -86,9 +88,10 @@ async function run(argv: string[]): Promise<number> {
     try {
       const audit = createAuditService({ db, clock, onRecorded: (event) => events.publishAuditEvent(event) });
       const hasher = createPasswordHasher(config.password);
-      const sessions = createSessionsService({ db, clock, policy: config.session, audit });
+      const tokens = createOneTimeTokens({ db, clock });
+      const sessions = createSessionsService({ db, clock, policy: config.session, audit, tokens });
       const users = createUsersService({ db, clock, config, hasher, sessions, audit });
-      const admin = createAdminService({ db, clock, users, sessions, audit });
+      const admin = createAdminService({ db, clock, users, sessions, audit, throttle: createThrottle({ db, clock }) });
       const actor: Actor = { userId: null, client: null, via: 'cli' };
       if (command === 'create') {
         const user = await admin.createUser(actor, { email, password, role: 'ADMIN' });

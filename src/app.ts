@@ -5,7 +5,7 @@ import { createErrorCompleter } from './graphql/errors.ts';
 import { attachWebSocketServer } from './graphql/websocket.ts';
 import { opensEventStream } from './graphql/sse.ts';
 import { createGraphQLServer } from './graphql/yoga.ts';
-import { refuseOversizedBody, serveProbe } from './http-routes.ts';
+import { refuseNonJsonBody, refuseOversizedBody, serveMetrics, serveProbe } from './http-routes.ts';
 import { createClientIpResolver } from './platform/client-ip.ts';
 import { systemClock, type Clock } from './platform/clock.ts';
 import { createCore } from './core.ts';
@@ -63,9 +63,11 @@ export function createApp({ config, databaseUrl, clock = systemClock, log: given
       try {
         const path = (req.url ?? '/').split('?')[0]!;
         if (await serveProbe(req, res, path, probes)) return;
+        if (await serveMetrics(req, res, path, { registry: metrics.registry, token: config.metricsToken, production: config.production })) return;
         if (await serveOAuthCallback(req, res, path, services.oauth, clientIp)) return;
-        if (path === '/dev/outbox' && req.method === 'GET' && !config.production) return await serveDevOutbox(req, res, services.mail);
+        if (path === '/dev/outbox' && req.method === 'GET' && config.devOutbox) return await serveDevOutbox(req, res, services.mail);
         if (refuseOversizedBody(req, res, config.graphqlLimits.maxBodyBytes, requestId)) return;
+        if (refuseNonJsonBody(req, res, requestId)) return;
         if (opensEventStream(req.headers, req.method)) {
           metrics.sseStreams.inc();
           res.once('close', () => metrics.sseStreams.dec());
@@ -79,7 +81,7 @@ export function createApp({ config, databaseUrl, clock = systemClock, log: given
     });
   });
 
-  const websocket = attachWebSocketServer({ server, yoga, config, services, log, clientIp, completeError, events, metrics });
+  const websocket = attachWebSocketServer({ server, yoga, config, services, log, clock, clientIp, completeError, events, metrics });
   const closeEndedSessions = async () =>
     (await websocket.closeEndedSessions()) + (await services.revocationFeed.endExpired());
   const sweep = setInterval(() => void closeEndedSessions().catch((err) => log.warn({ err }, 'session sweep failed')), SWEEP_INTERVAL_MS);

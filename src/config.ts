@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { parseRuleOverrides, type RateLimitRule } from './modules/rate-limit/rate-limit-rules.ts';
+import type { ThrottlePolicy } from './modules/rate-limit/throttle-rules.ts';
 import { parseProxyEntry } from './platform/client-ip.ts';
-import { isSecureOrLoopbackUrl } from './platform/loopback.ts';
+import { isLoopbackHostname, isSecureOrLoopbackUrl } from './platform/loopback.ts';
 
 // One schema for the whole environment (API.md "Environment"). Parsed once at start; a bad value
 // stops the start with a message that names the variable.
@@ -60,6 +61,8 @@ const envSchema = z.object({
     }),
   RUN_WORKERS: bool(true),
   EMBEDDED_POSTGRES_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
+  METRICS_TOKEN: z.string().trim().regex(/^\S*$/, 'must not contain spaces').optional(),
+  DEV_OUTBOX: bool(false),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -79,10 +82,13 @@ export interface PasswordPolicy {
   maxConcurrentHashes: number;
 }
 
-export interface LockoutPolicy {
-  /** Consecutive failed password logins that lock the account. */
-  threshold: number;
-  durationMs: number;
+/** Failures counted per address (known or not): failed passwords throttle, they never lock. */
+export interface ThrottlePolicies {
+  /** Failed passwords: a few free, then a growing wait before the next attempt. */
+  password: ThrottlePolicy;
+  /** Wrong email codes across codes, besides the tries of each code: per hour and per day. */
+  emailCodeHourly: ThrottlePolicy;
+  emailCodeDaily: ThrottlePolicy;
 }
 
 /** Lifetimes and budgets of one-time secrets (DESIGN.md). */
@@ -114,6 +120,25 @@ export interface GraphQLLimits {
   maxDocumentChars: number;
   /** Larger request bodies are refused with 413 before they are read. */
   maxBodyBytes: number;
+}
+
+/** Caps of the realtime transports (README "Realtime"); IPv6 addresses count by their /64. */
+export interface RealtimeLimits {
+  /** Operations open at once on one WebSocket, live subscriptions included; more get RATE_LIMITED. */
+  maxOperationsPerSocket: number;
+  /** Open WebSockets per client address; more are refused at the upgrade with HTTP 429. */
+  maxSocketsPerAddress: number;
+  /** Messages one socket may send per window; past them it is closed with 4429. */
+  maxMessagesPerWindow: number;
+  messageWindowMs: number;
+  /** How long a socket's view of its session (watched for revocations) is trusted at a subscribe. */
+  sessionRecheckMs: number;
+  /** Single-connection SSE streams, reserved or open, per client address. */
+  maxSseStreamsPerAddress: number;
+  /** Reserved, not yet opened single-connection SSE streams, all addresses together. */
+  maxSseReservations: number;
+  /** A reserved stream not opened within this is released. */
+  sseReservationTtlMs: number;
 }
 
 export interface OAuthProviderConfig {
@@ -151,14 +176,19 @@ export interface Config {
   embeddedPostgresPort: number;
   session: SessionPolicy;
   password: PasswordPolicy;
-  lockout: LockoutPolicy;
+  throttle: ThrottlePolicies;
   /** Replacements for the default limits declared on GraphQL fields, by operation name. */
   rateLimits: Record<string, RateLimitRule[]>;
   graphqlLimits: GraphQLLimits;
+  realtimeLimits: RealtimeLimits;
   tokens: TokenPolicy;
   queue: QueuePolicy;
   /** Run the job workers (mail, cleanup) in this process; `npm run worker` runs them alone. */
   runWorkers: boolean;
+  /** Bearer token GET /metrics requires; unset: open outside production, 404 in production. */
+  metricsToken?: string;
+  /** Mail without SendGrid is kept in the dev outbox (GET /dev/outbox): never in production, else only for a loopback PUBLIC_URL or DEV_OUTBOX=true. */
+  devOutbox: boolean;
 }
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -176,7 +206,11 @@ export const defaultPasswordPolicy: PasswordPolicy = {
   maxConcurrentHashes: 2,
 };
 
-export const defaultLockoutPolicy: LockoutPolicy = { threshold: 10, durationMs: 15 * 60 * 1000 };
+export const defaultThrottlePolicies: ThrottlePolicies = {
+  password: { windowMs: DAY, backoff: { freeFailures: 5, baseMs: 30 * 1000, maxMs: 15 * 60 * 1000 } },
+  emailCodeHourly: { windowMs: 60 * 60 * 1000, limit: 10 },
+  emailCodeDaily: { windowMs: DAY, limit: 20 },
+};
 
 export const defaultGraphQLLimits: GraphQLLimits = {
   maxDepth: 10,
@@ -185,6 +219,17 @@ export const defaultGraphQLLimits: GraphQLLimits = {
   maxTokens: 1000,
   maxDocumentChars: 10_000,
   maxBodyBytes: 100 * 1024,
+};
+
+export const defaultRealtimeLimits: RealtimeLimits = {
+  maxOperationsPerSocket: 20,
+  maxSocketsPerAddress: 50,
+  maxMessagesPerWindow: 100,
+  messageWindowMs: 10_000,
+  sessionRecheckMs: 30_000,
+  maxSseStreamsPerAddress: 10,
+  maxSseReservations: 10_000,
+  sseReservationTtlMs: 30_000,
 };
 
 const MINUTE = 60 * 1000;
@@ -242,12 +287,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     embeddedPostgresPort: e.EMBEDDED_POSTGRES_PORT,
     session: { ...defaultSessionPolicy },
     password: { ...defaultPasswordPolicy, argon2: { ...defaultPasswordPolicy.argon2 } },
-    lockout: { ...defaultLockoutPolicy },
+    throttle: structuredClone(defaultThrottlePolicies),
     rateLimits: e.RATE_LIMITS,
     graphqlLimits: { ...defaultGraphQLLimits },
+    realtimeLimits: { ...defaultRealtimeLimits },
     tokens: { ...defaultTokenPolicy },
     queue: { ...defaultQueuePolicy },
     runWorkers: e.RUN_WORKERS,
+    metricsToken: e.METRICS_TOKEN || undefined,
+    devOutbox: !production && (e.DEV_OUTBOX || isLoopbackHostname(new URL(e.PUBLIC_URL).hostname)),
   };
   return deepFreeze(config);
 }

@@ -11,6 +11,7 @@ import { createPasswordService } from './modules/password/password.service.ts';
 import { createRateLimitService } from './modules/rate-limit/rate-limit.service.ts';
 import { createRecoveryService } from './modules/recovery/recovery.service.ts';
 import { createRateLimiter } from './modules/rate-limit/rate-limiter.ts';
+import { createThrottle } from './modules/rate-limit/throttle.ts';
 import { createRevocationFeed } from './modules/sessions/revocation-feed.ts';
 import { createSessionsService, type SessionRevocation } from './modules/sessions/sessions.service.ts';
 import { createSignIn } from './modules/sessions/sign-in.ts';
@@ -52,7 +53,8 @@ export function createServices({ db, clock, config, log, metrics, redis, events,
       metrics.eventsPublished.inc();
     }
   };
-  const sessions = createSessionsService({ db, clock, policy: config.session, onRevoked, audit });
+  const sessions = createSessionsService({ db, clock, policy: config.session, onRevoked, audit, tokens });
+  const throttle = createThrottle({ db, clock });
   const mail = createMailService({ db, clock, queue, mailer, config, metrics, log });
   const verification = createVerificationService({ db, clock, config, tokens, mail, audit });
   const users = createUsersService({ db, clock, config, hasher, sessions, audit, onRegistered: verification.requestFor });
@@ -60,18 +62,20 @@ export function createServices({ db, clock, config, log, metrics, redis, events,
   const limiter = createRateLimiter({ redis, log, onFallback: () => metrics.rateLimitFallbacks.inc() });
   const rateLimits = createRateLimitService({ limiter, overrides: config.rateLimits, metrics });
   const revocationFeed = createRevocationFeed({ events, metrics, sessions });
-  const recovery = createRecoveryService({ db, clock, config, hasher, tokens, mail, sessions, audit });
+  const recovery = createRecoveryService({ db, clock, config, hasher, tokens, mail, sessions, audit, users, throttle });
   const password = createPasswordService({
-    db, clock, config, hasher, sessions, metrics, log, audit, notifyPasswordChanged: recovery.notifyPasswordChanged,
+    db, clock, config, hasher, sessions, metrics, audit, throttle,
+    notifyPasswordChanged: recovery.notifyPasswordChanged,
+    voidMailedSecrets: tokens.voidMailedSecrets,
   });
   const signIn = createSignIn({ db, sessions, audit, metrics });
-  const magicLink = createMagicLinkService({ db, config, tokens, mail, users, signIn });
-  const emailCode = createEmailCodeService({ db, clock, config, mail, users, signIn });
-  const oauth = createOAuthService({ db, clock, config, log, metrics, tokens, users, sessions, audit, signIn });
-  const admin = createAdminService({ db, clock, users, sessions, audit });
+  const magicLink = createMagicLinkService({ db, config, tokens, mail, users, signIn, throttle });
+  const emailCode = createEmailCodeService({ db, clock, config, mail, users, signIn, throttle });
+  const oauth = createOAuthService({ db, clock, config, log, metrics, tokens, users, sessions, audit, signIn, throttle });
+  const admin = createAdminService({ db, clock, users, sessions, audit, throttle });
   const auditFeed = createAuditFeed({ db, clock, events });
   return {
-    hasher, audit, tokens, sessions, users, password, rateLimits, revocationFeed, mail, magicLink, emailCode, recovery,
+    hasher, audit, tokens, sessions, throttle, users, password, rateLimits, revocationFeed, mail, magicLink, emailCode, recovery,
     verification, oauth, admin, auditFeed,
   };
 }

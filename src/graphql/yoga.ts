@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
-import { createYoga } from 'graphql-yoga';
+import { createLRUCache, createYoga } from 'graphql-yoga';
 import type { Config } from '../config.ts';
 import type { Db } from '../platform/db.ts';
 import type { ClientIpResolver } from '../platform/client-ip.ts';
@@ -13,6 +12,8 @@ import type { GraphQLContext } from './context.ts';
 import { CSRF_HEADER, resolveViewer, sessionCookie } from './credentials.ts';
 import { createErrorMasker, useErrorExtensions, type ErrorCompleter } from './errors.ts';
 import { getSchema } from './schema.ts';
+import { useRequestMetrics } from './request-metrics.ts';
+import { useControlCharacterRefusal } from './security/control-characters.ts';
 import { useHardening } from './security/hardening.ts';
 import { useServerSentEvents } from './sse.ts';
 
@@ -39,6 +40,9 @@ interface Deps {
   completeError: ErrorCompleter;
 }
 
+/** Parsed documents (and parse errors) kept for reuse. */
+const PARSED_DOCUMENTS_KEPT = 100;
+
 export function createGraphQLServer({ config, db, services, log, metrics, clientIp, completeError }: Deps) {
   return createYoga<ServerContext, GraphQLContext>({
     schema: getSchema(),
@@ -46,6 +50,12 @@ export function createGraphQLServer({ config, db, services, log, metrics, client
     graphiql: config.graphiql ? { title: 'Portcullis' } : false,
     landingPage: false,
     batching: false,
+    // Parsed documents are kept for reuse, but few: a client's own operations are a handful, and an
+    // attacker's stream of fresh large documents must not fill the heap (yoga keeps 1,024 by default).
+    parserAndValidationCache: {
+      documentCache: createLRUCache({ max: PARSED_DOCUMENTS_KEPT }),
+      errorCache: createLRUCache({ max: PARSED_DOCUMENTS_KEPT }),
+    },
     cors: { origin: config.corsOrigins, credentials: true },
     maskedErrors: { maskError: createErrorMasker(log) },
     // yoga's own lines carry messages only: a GraphQL error's string form quotes the document,
@@ -64,11 +74,11 @@ export function createGraphQLServer({ config, db, services, log, metrics, client
         maxDocumentChars: config.graphqlLimits.maxDocumentChars,
         production: config.production,
       }),
+      useControlCharacterRefusal(),
       useErrorExtensions(completeError),
-      useServerSentEvents(),
-      // No `url` label: it holds the whole query string (GET variables, passwords included) and
-      // makes a new series for every distinct URL a client cares to send.
-      usePrometheus({ endpoint: '/metrics', registry: metrics.registry, labels: { url: false } }),
+      useServerSentEvents({ limits: config.realtimeLimits, clientIp, completeError }),
+      // Bounded labels only; GET /metrics itself is served by http-routes.ts.
+      useRequestMetrics(metrics),
     ],
     context: async ({ request, req, res, socketOperation }): Promise<GraphQLContext> => {
       const shared = { services, db };

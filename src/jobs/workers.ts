@@ -34,12 +34,17 @@ export async function startWorkers({ queue, services, db, clock, log }: {
   await queue.schedule(CLEANUP, '17 3 * * *'); // daily, off the hour
 }
 
-/** Deletes what can no longer be used: expired one-time secrets, OAuth attempts and sessions. */
-export async function cleanup(db: Db, now: Date): Promise<{ tokens: number; attempts: number; sessions: number }> {
-  const [tokens, attempts, sessions] = await db.$transaction([
+/** Failure counts are kept at most this long (the longest throttle window). */
+const THROTTLE_KEPT_MS = 24 * 60 * 60 * 1000;
+
+/** Deletes what can no longer be used: expired one-time secrets, OAuth attempts, sessions and throttles. */
+export async function cleanup(db: Db, now: Date): Promise<{ tokens: number; attempts: number; sessions: number; throttles: number }> {
+  const windowsEnded = new Date(now.getTime() - THROTTLE_KEPT_MS);
+  const [tokens, attempts, sessions, throttles] = await db.$transaction([
     db.oneTimeToken.deleteMany({ where: { expiresAt: { lt: now } } }),
     db.oAuthAttempt.deleteMany({ where: { expiresAt: { lt: now } } }),
     db.session.deleteMany({ where: { OR: [{ expiresAt: { lt: now } }, { idleExpiresAt: { lt: now } }] } }),
+    db.throttle.deleteMany({ where: { windowStartedAt: { lt: windowsEnded }, OR: [{ blockedUntil: null }, { blockedUntil: { lt: now } }] } }),
   ]);
-  return { tokens: tokens.count, attempts: attempts.count, sessions: sessions.count };
+  return { tokens: tokens.count, attempts: attempts.count, sessions: sessions.count, throttles: throttles.count };
 }

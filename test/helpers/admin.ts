@@ -1,10 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
 import type { TestApp } from './app.ts';
 import type { WsConnection } from './ws.ts';
 
 // Helpers of the admin and audit tests: an admin made by a direct role update (what the CLI and
-// ADMIN_EMAILS do at creation), a fingerprint of everything an admin field could change, and
-// recorders of the audit log (database rows and the live feed).
+// ADMIN_EMAILS do at creation), a fingerprint of everything an admin field could change (the
+// sign-in throttle included), and recorders of the audit log (database rows and the live feed).
 
 export const AUDIT_FEED = `subscription { adminAuditFeed { id type userId actorId ipAddress userAgent data createdAt } }`;
 
@@ -27,11 +28,12 @@ export async function makeAdmin(t: TestApp, email: string): Promise<SignedIn> {
  */
 export async function fingerprint(t: TestApp): Promise<Record<string, unknown[]>> {
   const tables = {
-    users: `SELECT id, email, name, role, "emailVerified", "lockedUntil", "lockReason", "failedLoginCount", "passwordHash", "updatedAt" FROM "User" ORDER BY id`,
+    users: `SELECT id, email, name, role, "emailVerified", "lockedUntil", "lockReason", "passwordHash", "updatedAt" FROM "User" ORDER BY id`,
     sessions: `SELECT id, "revokedAt", "revokeReason", "lastSeenAt", "idleExpiresAt" FROM "Session" ORDER BY id`,
     tokens: `SELECT id, "consumedAt" FROM "OneTimeToken" ORDER BY id`,
     identities: `SELECT id FROM "OAuthAccount" ORDER BY id`,
     audit: `SELECT id FROM "AuditEvent" ORDER BY id`,
+    throttles: `SELECT scope, subject, failures, "windowStartedAt", "blockedUntil" FROM "Throttle" ORDER BY scope, subject`,
   };
   const entries = await Promise.all(Object.entries(tables).map(async ([name, sql]) => [name, await t.db.query(sql)] as const));
   return Object.fromEntries(entries);
@@ -92,13 +94,15 @@ export function recordFeed(ws: WsConnection): RecordedFeed {
 
 /**
  * Waits until `feed` is live without a fixed sleep: makes failed logins (each one audited) until
- * one of them arrives on the feed. Returns how many were made.
+ * one of them arrives on the feed. Each probe uses an address of its own: past a few failures an
+ * address is throttled, and a throttled attempt is not audited.
  */
 export async function untilFeedLive(t: TestApp, feed: RecordedFeed, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!feed.events.some((e) => e.type === 'login.failed')) {
     if (Date.now() > deadline) throw new Error('timed out waiting for the audit feed to be live');
-    await t.gql(`mutation { login(input: { email: "probe@example.com", password: "not the password" }) { token } }`);
+    const email = `probe-${randomUUID()}@example.com`;
+    await t.gql(`mutation($email: String!) { login(input: { email: $email, password: "not the password" }) { token } }`, { email });
     await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -73,12 +73,12 @@ export async function jobsDone(t: TestApp, email: string, ms = 10_000): Promise<
 
 export async function userRow(t: TestApp, email: string) {
   const [row] = await t.db.query(
-    `SELECT id, "passwordHash", "emailVerified", "failedLoginCount", ("lockedUntil" AT TIME ZONE 'UTC') AS "lockedUntil", "lockReason"
+    `SELECT id, "passwordHash", "emailVerified", ("lockedUntil" AT TIME ZONE 'UTC') AS "lockedUntil", "lockReason"
        FROM "User" WHERE email = $1`,
     [email],
   );
   return row as
-    | { id: string; passwordHash: string | null; emailVerified: boolean; failedLoginCount: number; lockedUntil: Date | null; lockReason: string | null }
+    | { id: string; passwordHash: string | null; emailVerified: boolean; lockedUntil: Date | null; lockReason: string | null }
     | undefined;
 }
 

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type GqlResult, type TestApp } from '../helpers/app.ts';
 import { auditRows, makeAdmin, type SignedIn } from '../helpers/admin.ts';
 import { login } from '../helpers/realtime.ts';
+import { failuresOf, throttleRow } from '../helpers/throttle.ts';
 
 // Admin user management (issue 8): listing with cursor pagination and filters, one user in
 // detail, create, update, lock/unlock, delete, revoke sessions. Who may call these is tested in
@@ -137,19 +138,21 @@ describe('adminUser', () => {
     expect((await as(DETAIL, { email: 'nobody@example.com' })).body.data.adminUser).toBeNull();
   });
 
-  it('shows a lockout after failed logins', async () => {
-    await t.register('lockedout@example.com');
-    for (let i = 0; i < 10; i++) {
-      await t.gql(`mutation { login(input: { email: "lockedout@example.com", password: "wrong password" }) { token } }`);
-    }
-    const r = await as(DETAIL, { email: 'lockedout@example.com' });
-    expect(r.body.data.adminUser).toMatchObject({
-      locked: true, lockedUntil: new Date(t.clock.now().getTime() + 15 * 60_000).toISOString(), lockReason: 'Too many failed sign-in attempts',
-    });
-    // adminUnlockUser lifts a lockout too, and resets the count.
-    const unlocked = await as(`mutation($id: ID!) { adminUnlockUser(id: $id) { locked failedLoginCount } }`, { id: r.body.data.adminUser.user.id });
+  it('shows the failed passwords counted against the address, which never lock it; adminUnlockUser forgets them', async () => {
+    const u = await t.register('throttled@example.com');
+    const attempt = (password: string) => t.gql(`mutation($input: LoginInput!) { login(input: $input) { token } }`, { input: { email: 'throttled@example.com', password } });
+    for (let i = 0; i < 5; i++) expect(codeOf(await attempt(`wrong password ${i}`))).toBe('UNAUTHENTICATED');
+    const r = await as(DETAIL, { email: 'throttled@example.com' });
+    expect(r.body.data.adminUser).toMatchObject({ locked: false, lockedUntil: null, lockReason: null, failedLoginCount: 5 });
+    expect(codeOf(await attempt('correct horse battery'))).toBe('RATE_LIMITED');
+    // The count is the throttle's, read per address: exactly what the sign-in sees.
+    expect(await failuresOf(t.db, 'throttled@example.com')).toBe(5);
+
+    const unlocked = await as(`mutation($id: ID!) { adminUnlockUser(id: $id) { locked failedLoginCount } }`, { id: u.userId });
     expect(unlocked.body.data.adminUnlockUser).toEqual({ locked: false, failedLoginCount: 0 });
-    await login(t, 'lockedout@example.com');
+    expect(await throttleRow(t.db, 'throttled@example.com')).toBeUndefined();
+    expect((await auditRows(t, `type = 'user.unlocked' AND "userId" = $1`, [u.userId])).map((e) => e.data)).toEqual([{ wasLocked: false }]);
+    await login(t, 'throttled@example.com');
   });
 
   it('needs exactly one of id and email', async () => {

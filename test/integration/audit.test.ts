@@ -110,23 +110,31 @@ describe('a scripted scenario: register, failed login, login, lock, unlock, dele
 });
 
 describe('what else is audited', () => {
-  it('login failures say why (unknown address with the address tried; locked); a lockout is user.locked without an actor', async () => {
+  it('login failures say why (unknown address with the address tried; locked by an admin); failed passwords never lock', async () => {
     await t.gql(`mutation { login(input: { email: "Ghost@Example.com", password: "whatever it is" }) { token } }`);
     const [ghost] = await auditRows(t, `type = 'login.failed' AND data LIKE '%ghost@example.com%'`);
     expect(ghost).toMatchObject({ userId: null, data: { method: 'PASSWORD', reason: 'unknown_email', email: 'ghost@example.com' } });
 
+    const attempt = (email: string, password: string) => t.gql(`mutation($input: LoginInput!) { login(input: $input) { token } }`, { input: { email, password } });
     const u = await t.register('hammered@example.com');
-    for (let i = 0; i < 11; i++) {
-      await t.gql(`mutation { login(input: { email: "hammered@example.com", password: "wrong guess ${i}" }) { token } }`);
-    }
-    const events = await auditRows(t, `"userId" = $1`, [u.userId]);
-    expect(events.map((e) => [e.type, e.data?.reason])).toEqual([
+    const codes = [];
+    for (let i = 0; i < 7; i++) codes.push(codeOf(await attempt('hammered@example.com', `wrong guess ${i}`)));
+    expect(codes).toEqual([...Array(5).fill('UNAUTHENTICATED'), 'RATE_LIMITED', 'RATE_LIMITED']);
+    // The five checked passwords are audited; the throttled attempts checked none and wrote nothing.
+    // No user.locked: failed passwords throttle the address, they never lock the account.
+    expect((await auditRows(t, `"userId" = $1`, [u.userId])).map((e) => [e.type, e.data?.reason])).toEqual([
       ['user.registered', undefined],
-      ...Array.from({ length: 10 }, () => ['login.failed', 'wrong_password']),
-      ['user.locked', 'Too many failed sign-in attempts'],
-      ['login.failed', 'locked'],
+      ...Array.from({ length: 5 }, () => ['login.failed', 'wrong_password']),
     ]);
-    expect(events.find((e) => e.type === 'user.locked')).toMatchObject({ actorId: null, data: { until: new Date(t.clock.now().getTime() + 15 * 60_000).toISOString() } });
+
+    const s = await t.register('suspended@example.com');
+    expect((await t.gql(`mutation($id: ID!) { adminLockUser(id: $id) { locked } }`, { id: s.userId }, { token: admin.token })).body.errors).toBeUndefined();
+    expect([codeOf(await attempt('suspended@example.com', 'wrong guess')), codeOf(await attempt('suspended@example.com', PASSWORD))]).toEqual(['UNAUTHENTICATED', 'LOCKED']);
+    const failures = await auditRows(t, `"userId" = $1 AND type = 'login.failed'`, [s.userId]);
+    expect(failures.map((e) => [e.actorId, e.data])).toEqual([
+      [null, { method: 'PASSWORD', reason: 'wrong_password' }],
+      [null, { method: 'PASSWORD', reason: 'locked' }],
+    ]);
   });
 
   it('password change, logout, revocations and admin actions, each with its actor', async () => {

@@ -3,9 +3,12 @@ import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { MINUTE } from '../helpers/clock.ts';
 import {
   FRONTEND_URL, LOGIN_WITH_EMAIL_CODE, MAIL_FROM, ME, REQUEST_EMAIL_CODE, emailCodeFor, emailCodeIn, fastQueue, mailJobs,
-  sendgridEnv, settledMailJobs,
+  sendgridEnv, settledMailJobs, wrongCode,
 } from '../helpers/passwordless.ts';
 import { eventually, linkIn, startSendgridFake, type SendgridFake } from '../helpers/sendgrid-fake.ts';
+import { failuresOf, throttleRow } from '../helpers/throttle.ts';
+
+const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { token } }`;
 
 // Email codes end to end (issue 4): requestEmailCode -> a send-mail job -> the worker issues a
 // 6-digit code and mails it (with a FRONTEND_URL link carrying it) through the real SendGrid
@@ -144,6 +147,26 @@ describe('through SendGrid', () => {
         'TOKEN_INVALID',
       ]);
     }
+  });
+
+  it('gets the owner in while failed passwords throttle the address, and clears the throttle; a wrong code does not', async () => {
+    const email = 'throttled-ec@example.com';
+    const { userId } = await t.register(email);
+    // Verified long ago: the proof of the mailbox then keeps the password.
+    await t.db.query(`UPDATE "User" SET "emailVerified" = true WHERE id = $1`, [userId]);
+    const password = (p: string) => t.gql(LOGIN, { input: { email, password: p } });
+    for (let i = 0; i < 5; i++) await password(`wrong password ${i}`);
+    expect((await password('correct horse battery')).body.errors?.[0]?.extensions.code).toBe('RATE_LIMITED');
+    const code = await emailCodeFor(t, fake, email);
+    const wrong = await t.gql(LOGIN_WITH_EMAIL_CODE, { email, code: wrongCode(code) });
+    expect(wrong.body.errors?.[0]?.extensions.code).toBe('TOKEN_INVALID');
+    expect(await failuresOf(t.db, email)).toBe(5);
+    const r = await t.gql(LOGIN_WITH_EMAIL_CODE, { email, code });
+    expect(r.body.data.loginWithEmailCode.user).toMatchObject({ id: userId, hasPassword: true });
+    expect(await throttleRow(t.db, email)).toBeUndefined();
+    // The right code gave its own guess back: only the wrong one still counts against the address.
+    expect([await failuresOf(t.db, email, 'email-code:hour'), await failuresOf(t.db, email, 'email-code:day')]).toEqual([1, 1]);
+    expect((await password('correct horse battery')).body.data.login.token).toBeTruthy();
   });
 
   it('counts sign-ins by method in /metrics', async () => {

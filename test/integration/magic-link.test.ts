@@ -5,6 +5,9 @@ import {
   mailJobs, sendgridEnv, settledMailJobs,
 } from '../helpers/passwordless.ts';
 import { eventually, linkIn, startSendgridFake, type SendgridFake } from '../helpers/sendgrid-fake.ts';
+import { failuresOf, throttleRow } from '../helpers/throttle.ts';
+
+const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { token } }`;
 
 // Magic links end to end (issue 4): requestMagicLink -> a send-mail job -> the worker composes the
 // mail and sends it through the real @sendgrid/mail client to a local fake of POST /v3/mail/send
@@ -117,6 +120,24 @@ describe('through SendGrid', () => {
     expect(login.body.data.loginWithMagicLink.user).toMatchObject({ email: unknown, emailVerified: true });
     expect(await userRows(t.db, unknown)).toHaveLength(1);
     t.rememberSecret(magicLinkTokenIn(toKnown!.text));
+  });
+
+  it('gets the owner in while failed passwords throttle the address, and clears the throttle; a wrong link does not', async () => {
+    const email = 'throttled-ml@example.com';
+    const { userId } = await t.register(email);
+    // Verified long ago: the proof of the mailbox then keeps the password.
+    await t.db.query(`UPDATE "User" SET "emailVerified" = true WHERE id = $1`, [userId]);
+    const password = (p: string) => t.gql(LOGIN, { input: { email, password: p } });
+    for (let i = 0; i < 5; i++) await password(`wrong password ${i}`);
+    expect((await password('correct horse battery')).body.errors?.[0]?.extensions.code).toBe('RATE_LIMITED');
+    const token = await magicLinkFor(t, fake, email);
+    const wrong = await t.gql(LOGIN_WITH_MAGIC_LINK, { email, token: 'x'.repeat(43) });
+    expect(wrong.body.errors?.[0]?.extensions.code).toBe('TOKEN_INVALID');
+    expect(await failuresOf(t.db, email)).toBe(5);
+    const r = await t.gql(LOGIN_WITH_MAGIC_LINK, { email, token });
+    expect(r.body.data.loginWithMagicLink.user).toMatchObject({ id: userId, hasPassword: true });
+    expect(await throttleRow(t.db, email)).toBeUndefined();
+    expect((await password('correct horse battery')).body.data.login.token).toBeTruthy();
   });
 
   it('counts sign-ins by method in /metrics', async () => {

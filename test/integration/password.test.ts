@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestApp, type GqlResult, type TestApp } from '../helpers/app.ts';
-import { MINUTE } from '../helpers/clock.ts';
+import { failuresOf, throttleRow } from '../helpers/throttle.ts';
 
 const OLD = 'old password 1';
 const NEW = 'new password 2';
@@ -20,7 +20,7 @@ afterAll(() => t.close());
 const login = (email: string, password: string, app = t) => app.gql(LOGIN, { input: { email, password } });
 async function userRow(email: string) {
   const [row] = await t.db.query(
-    `SELECT id, "passwordHash", "failedLoginCount", ("lockedUntil" AT TIME ZONE 'UTC') AS "lockedUntil" FROM "User" WHERE email = $1`,
+    `SELECT id, "passwordHash", ("lockedUntil" AT TIME ZONE 'UTC') AS "lockedUntil", "lockReason" FROM "User" WHERE email = $1`,
     [email],
   );
   return row;
@@ -121,7 +121,9 @@ describe('oversized passwords', () => {
     }
     expect(await userRow('huge-new@example.com')).toBeUndefined();
     expect(await userRow('huge-unknown@example.com')).toBeUndefined();
-    expect((await userRow('huge@example.com')).failedLoginCount).toBe(0);
+    // Refused before the throttle too: an oversized password is not a guess.
+    expect(await throttleRow(t.db, 'huge@example.com')).toBeUndefined();
+    expect(await throttleRow(t.db, 'huge-unknown@example.com')).toBeUndefined();
     expect(await loginCounter('failure')).toBe(failures);
   });
 });
@@ -190,43 +192,59 @@ describe('hash parameters', () => {
   });
 });
 
-describe('account lockout', () => {
-  it('locks after 10 consecutive wrong passwords for 15 minutes with LOCKED, HTTP 423 and retryAfter', async () => {
-    await t.register('lockout@example.com', OLD);
-    const lockedBefore = await loginCounter('locked');
-    for (let i = 1; i <= 10; i++) {
-      expectCode(await login('lockout@example.com', `wrong password ${i}`), 'UNAUTHENTICATED', 401);
-      if (i === 9) expect((await userRow('lockout@example.com')).failedLoginCount).toBe(9);
+describe('failed password throttle', () => {
+  it('five wrong passwords make the next attempt wait 30 s: RATE_LIMITED, HTTP 429, retryAfter; never LOCKED', async () => {
+    const email = 'throttle@example.com';
+    await t.register(email, OLD);
+    const [throttledBefore, lockedBefore] = [await loginCounter('throttled'), await loginCounter('locked')];
+    for (let i = 1; i <= 5; i++) {
+      expectCode(await login(email, `wrong password ${i}`), 'UNAUTHENTICATED', 401);
+      if (i === 4) expect(await throttleRow(t.db, email)).toMatchObject({ failures: 4, blockedUntil: null });
     }
-    expect((await userRow('lockout@example.com')).lockedUntil).toEqual(new Date(t.clock.now().getTime() + 15 * MINUTE));
+    expect(await throttleRow(t.db, email)).toMatchObject({ failures: 5, blockedUntil: new Date(t.clock.now().getTime() + 30_000) });
 
-    const locked = await login('lockout@example.com', OLD);
-    expectCode(locked, 'LOCKED', 423);
-    expect(locked.body.errors?.[0]?.extensions.http).toMatchObject({ status: 423 });
-    expect(locked.body.errors?.[0]?.extensions.retryAfter).toBe(15 * 60);
-    expect(locked.headers.get('retry-after')).toBe('900');
-    expect(locked.body.data).toBeNull();
-    expect(await loginCounter('locked')).toBe(lockedBefore + 1);
+    const hasher = t.app.services.hasher;
+    const spies = [vi.spyOn(hasher, 'verify'), vi.spyOn(hasher, 'verifyDummy'), vi.spyOn(hasher, 'hash')];
+    try {
+      const throttled = await login(email, OLD);
+      expectCode(throttled, 'RATE_LIMITED', 429);
+      expect(throttled.body.errors?.[0]?.extensions.http).toMatchObject({ status: 429 });
+      expect(throttled.body.errors?.[0]?.extensions.retryAfter).toBe(30);
+      expect(throttled.headers.get('retry-after')).toBe('30');
+      expect(throttled.body.data).toBeNull();
+      t.clock.advance(20_000);
+      const later = await login(email, OLD);
+      expectCode(later, 'RATE_LIMITED', 429);
+      expect(later.body.errors?.[0]?.extensions.retryAfter).toBe(10);
+      // While throttled no password is checked, not even against the dummy hash.
+      for (const spy of spies) expect(spy).not.toHaveBeenCalled();
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    expect(await loginCounter('throttled')).toBe(throttledBefore + 2);
+    // Refused attempts are not failures: the wait does not grow while nobody may try.
+    expect(await throttleRow(t.db, email)).toMatchObject({ failures: 5 });
+    expect(await userRow(email)).toMatchObject({ lockedUntil: null, lockReason: null });
+    expect(await sessionsOf((await userRow(email)).id)).toHaveLength(1);
 
-    t.clock.advance(10 * MINUTE);
-    const later = await login('lockout@example.com', OLD);
-    expectCode(later, 'LOCKED', 423);
-    expect(later.body.errors?.[0]?.extensions.retryAfter).toBe(5 * 60);
-
-    t.clock.advance(5 * MINUTE + 1000);
-    expect((await login('lockout@example.com', OLD)).body.data?.login).toBeTruthy();
-    expect(await userRow('lockout@example.com')).toMatchObject({ failedLoginCount: 0, lockedUntil: null });
+    t.clock.advance(10_000);
+    expect((await login(email, OLD)).body.data?.login).toBeTruthy();
+    expect(await throttleRow(t.db, email)).toBeUndefined();
+    expect(await loginCounter('locked')).toBe(lockedBefore);
   });
 
-  it('resets the failure count on a successful login before the threshold', async () => {
-    await t.register('lockout-reset@example.com', OLD);
-    for (let i = 0; i < 9; i++) await login('lockout-reset@example.com', 'wrong password');
-    expect((await userRow('lockout-reset@example.com')).failedLoginCount).toBe(9);
-    expect((await login('lockout-reset@example.com', OLD)).body.data?.login).toBeTruthy();
-    expect((await userRow('lockout-reset@example.com')).failedLoginCount).toBe(0);
-    // Nine more failures: 18 in all, but never 10 in a row, so the account is not locked.
-    for (let i = 0; i < 9; i++) await login('lockout-reset@example.com', 'wrong password');
-    expect((await login('lockout-reset@example.com', OLD)).body.data?.login).toBeTruthy();
-    expect(await userRow('lockout-reset@example.com')).toMatchObject({ failedLoginCount: 0, lockedUntil: null });
+  it('a right password before the threshold forgets the failures', async () => {
+    const email = 'throttle-reset@example.com';
+    await t.register(email, OLD);
+    for (let i = 0; i < 4; i++) expectCode(await login(email, 'wrong password'), 'UNAUTHENTICATED', 401);
+    expect(await failuresOf(t.db, email)).toBe(4);
+    expect((await login(email, OLD)).body.data?.login).toBeTruthy();
+    expect(await failuresOf(t.db, email)).toBe(0);
+    // Four more failures: eight in all, but never five without a success, so nothing waits.
+    for (let i = 0; i < 4; i++) expectCode(await login(email, 'wrong password'), 'UNAUTHENTICATED', 401);
+    expect(await throttleRow(t.db, email)).toMatchObject({ failures: 4, blockedUntil: null });
+    expect((await login(email, OLD)).body.data?.login).toBeTruthy();
+    expect(await throttleRow(t.db, email)).toBeUndefined();
+    expect(await userRow(email)).toMatchObject({ lockedUntil: null, lockReason: null });
   });
 });

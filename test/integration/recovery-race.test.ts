@@ -154,7 +154,7 @@ describe('a magic-link login racing resetPassword', () => {
     expect(await live(user.userId)).toEqual([]);
   });
 
-  it('that reaches the user while the reset is still open: waits for the commit, and its session (opened after it) stays alive', async () => {
+  it('that reaches its token while the reset is still open: waits for the commit, then finds the link void', async () => {
     const email = 'magic-after@example.com';
     const user = await t.register(email, 'old password 1');
     await t.db.query(`UPDATE "User" SET "emailVerified" = true WHERE id = $1`, [user.userId]);
@@ -162,32 +162,27 @@ describe('a magic-link login racing resetPassword', () => {
     const hold = holdAfter(t.app.services.sessions, 'revokeInTransaction');
     try {
       const resetting = reset(token, 'new password 2');
-      await hold.reached; // the reset has revoked every session and not committed yet
+      await hold.reached; // the reset has voided the mailed links, revoked every session, and not committed yet
       const login = magicLogin(email, magic);
       await eventually(async () => (await settlesWithin(login, 0)) || (await lockWaits()) > 0, 'the sign-in to wait for the reset or finish');
-      // Opening a session now would put it between the revocation and the commit.
       expect(await settlesWithin(login, 50)).toBe(false);
       hold.release();
       expect((await resetting).body).toEqual({ data: { resetPassword: true } });
-      const session = await signedIn(login);
-      const rows = await sessionsOf(t, user.userId);
-      const opened = rows.find((s) => s.id === session.session.id)!;
-      const revokedAt = rows.find((s) => s.id === user.sessionId)!.revokedAt!;
-      expect(opened.revokedAt).toBeNull();
-      expect(opened.createdAt.getTime()).toBeGreaterThanOrEqual(revokedAt.getTime());
-      expect((await t.gql(`{ me { id } }`, {}, { token: session.token })).body.data.me.id).toBe(user.userId);
+      // A link mailed before the reset does not outlive it (checklist 56).
+      expectCode(await login, 'TOKEN_INVALID');
     } finally {
       hold.release();
       hold.restore();
     }
+    expect(await live(user.userId)).toEqual([]);
   });
 
-  it(`over ${ROUNDS} rounds at varying offsets: a session alive afterwards was always opened after the reset's revocation`, async () => {
+  it(`over ${ROUNDS} rounds at varying offsets: the sign-in either came first and was revoked, or found its link void`, async () => {
     const email = 'magic-rounds@example.com';
     const user = await t.register(email, 'race password 0');
     // Verified, as in the cases above: a magic link then opens a session and changes nothing else.
     await t.db.query(`UPDATE "User" SET "emailVerified" = true WHERE id = $1`, [user.userId]);
-    const outcomes = { revoked: 0, after: 0 };
+    const outcomes = { revoked: 0, void: 0 };
     for (let round = 1; round <= ROUNDS; round++) {
       // A session from before the round: the reset must end it (and tells when it revoked).
       const earlier = await signedIn(magicLogin(email, await issue('MAGIC_LINK', email, user.userId)));
@@ -195,27 +190,22 @@ describe('a magic-link login racing resetPassword', () => {
       const offset = OFFSETS[round % OFFSETS.length]!;
       const [r, raced] = await Promise.all([
         delay(Math.max(0, -offset)).then(() => reset(token, `race password ${round}`)),
-        delay(Math.max(0, offset)).then(() => signedIn(magicLogin(email, magic))),
+        delay(Math.max(0, offset)).then(() => magicLogin(email, magic)),
       ]);
       expect(r.body, `round ${round}`).toEqual({ data: { resetPassword: true } });
       await expectDead(t, earlier.token);
       const rows = await sessionsOf(t, user.userId);
-      const earlierRow = rows.find((s) => s.id === earlier.session.id)!;
-      expect(earlierRow.revokeReason).toBe('PASSWORD_RESET');
-      const alive = rows.filter((s) => s.revokedAt === null);
-      expect(alive.map((s) => s.id).filter((id) => id !== raced.session.id), `round ${round}`).toEqual([]);
-      const session = rows.find((s) => s.id === raced.session.id)!;
-      if (session.revokedAt) {
+      expect(rows.find((s) => s.id === earlier.session.id)!.revokeReason).toBe('PASSWORD_RESET');
+      expect(rows.filter((s) => s.revokedAt === null), `round ${round}: a session is alive`).toEqual([]);
+      const payload = raced.body.data?.loginWithMagicLink;
+      if (payload) {
         outcomes.revoked++;
-        expect(session.revokeReason).toBe('PASSWORD_RESET');
-        await expectDead(t, raced.token);
+        await expectDead(t, payload.token);
       } else {
-        // Alive: then it was opened after the reset revoked, i.e. it waited for the reset's commit.
-        outcomes.after++;
-        expect(session.createdAt.getTime(), `round ${round}`).toBeGreaterThanOrEqual(earlierRow.revokedAt!.getTime());
-        await t.gql(`mutation { logout }`, {}, { token: raced.token });
+        outcomes.void++;
+        expectCode(raced, 'TOKEN_INVALID');
       }
     }
-    console.info(`magic link vs reset, ${ROUNDS} rounds: ${outcomes.revoked} opened first and revoked, ${outcomes.after} opened after the reset`);
+    console.info(`magic link vs reset, ${ROUNDS} rounds: ${outcomes.revoked} opened first and revoked, ${outcomes.void} found the link void`);
   });
 });

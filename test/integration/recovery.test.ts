@@ -176,23 +176,31 @@ describe('email verification', () => {
     expect(row).toMatchObject({ purpose: 'EMAIL_VERIFICATION', email, userId: user.userId, consumedAt: null });
     expect(row!.expiresAt).toEqual(new Date(t.clock.now().getTime() + DAY));
 
-    // Anyone holding the link may use it: no session needed.
-    const verified = await t.gql(VERIFY, { input: { token } });
+    // Only from a session of the account it was mailed to: anonymously UNAUTHENTICATED, from
+    // another account TOKEN_INVALID, and neither spends the token.
+    const anonymous = await t.gql(VERIFY, { input: { token } });
+    expect(anonymous.status).toBe(401);
+    expectCode(anonymous, 'UNAUTHENTICATED');
+    const stranger = await t.register('verify-stranger@example.com', OLD);
+    expectCode(await t.gql(VERIFY, { input: { token } }, { token: stranger.token }), 'TOKEN_INVALID');
+    expect((await tokenRow(t, token))!.consumedAt).toBeNull();
+    expect(await me(stranger.token)).toMatchObject({ emailVerified: false });
+    const verified = await t.gql(VERIFY, { input: { token } }, { token: user.token });
     expect(verified.body).toEqual({ data: { verifyEmail: { id: user.userId, email, emailVerified: true } } });
     expect(await me(user.token)).toMatchObject({ emailVerified: true });
     expect((await userRow(t, email))!.emailVerified).toBe(true);
 
-    const again = await t.gql(VERIFY, { input: { token } });
+    const again = await t.gql(VERIFY, { input: { token } }, { token: user.token });
     expectCode(again, 'TOKEN_INVALID');
-    expectCode(await t.gql(VERIFY, { input: { token: 'x'.repeat(43) } }), 'TOKEN_INVALID');
+    expectCode(await t.gql(VERIFY, { input: { token: 'x'.repeat(43) } }, { token: user.token }), 'TOKEN_INVALID');
     // A reset token is not a verification token.
-    expectCode(await t.gql(VERIFY, { input: { token: await resetToken(email) } }), 'TOKEN_INVALID');
+    expectCode(await t.gql(VERIFY, { input: { token: await resetToken(email) } }, { token: user.token }), 'TOKEN_INVALID');
   });
 
   it('requestEmailVerification when already verified sends nothing', async () => {
     const email = 'verify-twice@example.com';
     const user = await t.register(email, OLD);
-    await t.gql(VERIFY, { input: { token: tokenIn(t, await mail.waitFor(email, 'email-verification'), '/auth/verify-email') } });
+    await t.gql(VERIFY, { input: { token: tokenIn(t, await mail.waitFor(email, 'email-verification'), '/auth/verify-email') } }, { token: user.token });
     expect(await me(user.token)).toMatchObject({ emailVerified: true });
 
     const r = await t.gql(REQUEST_VERIFICATION, {}, { token: user.token });
@@ -210,9 +218,9 @@ describe('email verification', () => {
     expect((await t.gql(REQUEST_VERIFICATION, {}, { token: user.token })).body).toEqual({ data: { requestEmailVerification: true } });
     const second = tokenIn(t, await mail.waitFor(email, 'email-verification', { count: 2 }), '/auth/verify-email');
     expect(second).not.toBe(first);
-    expectCode(await t.gql(VERIFY, { input: { token: first } }), 'TOKEN_INVALID');
+    expectCode(await t.gql(VERIFY, { input: { token: first } }, { token: user.token }), 'TOKEN_INVALID');
     expect(await me(user.token)).toMatchObject({ emailVerified: false });
-    expect((await t.gql(VERIFY, { input: { token: second } })).body.data.verifyEmail.emailVerified).toBe(true);
+    expect((await t.gql(VERIFY, { input: { token: second } }, { token: user.token })).body.data.verifyEmail.emailVerified).toBe(true);
   });
 
   it('two verification mails composed side by side: only the one composed last works', async () => {
@@ -221,8 +229,9 @@ describe('email verification', () => {
     // while the mail requested next is picked up by the worker's other slot.
     const hold = holdAfter(t.app.services.tokens, 'issue');
     let held: string | undefined;
+    let user!: { token: string };
     try {
-      const user = await t.register(email, OLD);
+      user = await t.register(email, OLD);
       held = (await hold.reached) as string;
       t.rememberSecret(held);
       expect((await t.gql(REQUEST_VERIFICATION, {}, { token: user.token })).body).toEqual({ data: { requestEmailVerification: true } });
@@ -237,8 +246,8 @@ describe('email verification', () => {
     expect(pair).toContain(held);
     expect((await tokenRowsOf(t, email, 'EMAIL_VERIFICATION')).filter((row) => row.consumedAt === null)).toHaveLength(1);
     const newer = pair.find((token) => token !== held)!;
-    expectCode(await t.gql(VERIFY, { input: { token: held! } }), 'TOKEN_INVALID');
-    expect((await t.gql(VERIFY, { input: { token: newer } })).body.data.verifyEmail.emailVerified).toBe(true);
+    expectCode(await t.gql(VERIFY, { input: { token: held! } }, { token: user.token }), 'TOKEN_INVALID');
+    expect((await t.gql(VERIFY, { input: { token: newer } }, { token: user.token })).body.data.verifyEmail.emailVerified).toBe(true);
   });
 
   it('anonymous requestEmailVerification -> UNAUTHENTICATED; nothing queued', async () => {
@@ -254,12 +263,12 @@ describe('email verification', () => {
     const user = await t.register(email, OLD);
     const token = tokenIn(t, await mail.waitFor(email, 'email-verification'), '/auth/verify-email');
     t.clock.advance(DAY + 1000);
-    const r = await t.gql(VERIFY, { input: { token } });
+    const r = await t.gql(VERIFY, { input: { token } }, { token: user.token });
     expectCode(r, 'TOKEN_EXPIRED');
     expect(await me(user.token)).toMatchObject({ emailVerified: false });
     expect((await tokenRow(t, token))!.consumedAt).toBeNull();
     // Still expired on a second try (not turned into TOKEN_INVALID by the first).
-    expectCode(await t.gql(VERIFY, { input: { token } }), 'TOKEN_EXPIRED');
+    expectCode(await t.gql(VERIFY, { input: { token } }, { token: user.token }), 'TOKEN_EXPIRED');
   });
 
   it('a token just inside its 24 hours still works', async () => {
@@ -267,6 +276,6 @@ describe('email verification', () => {
     const user = await t.register(email, OLD);
     const token = tokenIn(t, await mail.waitFor(email, 'email-verification'), '/auth/verify-email');
     t.clock.advance(DAY - HOUR);
-    expect((await t.gql(VERIFY, { input: { token } })).body.data.verifyEmail).toMatchObject({ id: user.userId, emailVerified: true });
+    expect((await t.gql(VERIFY, { input: { token } }, { token: user.token })).body.data.verifyEmail).toMatchObject({ id: user.userId, emailVerified: true });
   });
 });

@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestApp, type GqlResult, type TestApp } from '../helpers/app.ts';
 import { expectUnchanged, fingerprint, makeAdmin, recordFeed, untilFeedLive, type SignedIn } from '../helpers/admin.ts';
 import { eventually, within } from '../helpers/realtime.ts';
+import { gate } from '../helpers/recovery.ts';
 import { connectWs, type WsConnection } from '../helpers/ws.ts';
 
 // What an admin may do to whom (not to themselves; never remove the last active admin), and an
@@ -144,9 +145,12 @@ describe('admin lock against live sessions', () => {
     expect(refused.body.errors![0]!.extensions.retryAfter).toBe(3600);
     t.clock.advance(3600_000 + 1);
     expect((await login()).body.data.login.token).toEqual(expect.any(String));
-    // The automatic lockout's reason is reserved: a password reset lifts that kind of lock only.
-    const reserved = await t.gql(`mutation($id: ID!) { adminLockUser(id: $id, reason: "Too many failed sign-in attempts") { locked } }`, { id: target.userId }, { token: admin.token });
-    expect(codeOf(reserved)).toBe('BAD_USER_INPUT');
+    // No reason is reserved any more (failed passwords never lock): even the old lockout's wording
+    // is just an admin's reason, and locks like any other.
+    const reason = 'Too many failed sign-in attempts';
+    const relocked = await t.gql(`mutation($id: ID!, $reason: String) { adminLockUser(id: $id, reason: $reason) { locked lockReason } }`, { id: target.userId, reason }, { token: admin.token });
+    expect(relocked.body.data.adminLockUser).toEqual({ locked: true, lockReason: reason });
+    expect(codeOf(await login())).toBe('LOCKED');
     // A past or absurd `until` is refused.
     for (const bad of [new Date(t.clock.now().getTime() - 1000).toISOString(), '10000-01-01T00:00:00Z']) {
       const refusedLock = await t.gql(`mutation($id: ID!, $until: DateTime) { adminLockUser(id: $id, until: $until) { locked } }`, { id: target.userId, until: bad }, { token: admin.token });
@@ -157,26 +161,33 @@ describe('admin lock against live sessions', () => {
   it('a password sign-in whose check overlaps an admin lock never lifts the lock nor keeps a session', async () => {
     const email = 'overlap@example.com';
     const target = await t.register(email);
-    // Holds the sign-in between its first read of the account and its final write, so the lock
-    // commits in between (deterministically, instead of hoping for a slow hash).
-    await t.db.query(`
-      CREATE FUNCTION slow_count() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN PERFORM pg_sleep(0.4); RETURN NEW; END $$;
-      CREATE TRIGGER slow_count BEFORE UPDATE ON "User" FOR EACH ROW
-        WHEN (NEW.email = 'overlap@example.com' AND NEW."failedLoginCount" > OLD."failedLoginCount") EXECUTE FUNCTION slow_count();`);
+    // Holds the sign-in between its read of the account and its final write (while the password
+    // is checked), so the lock commits in between, deterministically instead of hoping for a slow hash.
+    const hasher = t.app.services.hasher;
+    const original = hasher.verify.bind(hasher);
+    const [checking, release] = [gate(), gate()];
+    const verify = vi.spyOn(hasher, 'verify').mockImplementation(async (hash, password) => {
+      checking.open();
+      await release.passed;
+      return original(hash, password);
+    });
     try {
       const signIn = t.gql(`mutation { login(input: { email: "${email}", password: "correct horse battery" }) { token } }`);
-      await new Promise((r) => setTimeout(r, 150));
+      await checking.passed;
       const locked = await t.gql(`mutation($id: ID!) { adminLockUser(id: $id) { locked } }`, { id: target.userId }, { token: admin.token });
       expect(locked.body.data.adminLockUser.locked).toBe(true);
+      release.open();
       const r = await signIn;
       expect(r.body.data?.login ?? null).toBeNull();
+      expect(codeOf(r)).toBe('UNAUTHENTICATED');
     } finally {
-      await t.db.query(`DROP TRIGGER slow_count ON "User"; DROP FUNCTION slow_count();`);
+      release.open();
+      verify.mockRestore();
     }
     const [row] = await t.db.query(`SELECT "lockedUntil" FROM "User" WHERE id = $1`, [target.userId]);
     expect(row.lockedUntil).toEqual(new Date('9999-12-31T00:00:00.000Z'));
     expect(await t.db.query(`SELECT id FROM "Session" WHERE "userId" = $1 AND "revokedAt" IS NULL`, [target.userId])).toEqual([]);
+    expect(codeOf(await t.gql(`mutation { login(input: { email: "${email}", password: "correct horse battery" }) { token } }`))).toBe('LOCKED');
   });
 
   it('an admin who is demoted stops hearing adminAuditFeed at once', async () => {

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { hashToken } from '../../src/platform/crypto.ts';
 import { startTestApp, type GqlResult, type TestApp } from '../helpers/app.ts';
-import { MINUTE } from '../helpers/clock.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { gate } from '../helpers/recovery.ts';
+import { failuresOf, throttleRow } from '../helpers/throttle.ts';
 
 // Checklist 13-16 ("Login and passwords"), each test named after its line.
 
@@ -25,7 +27,7 @@ afterAll(async () => {
 });
 
 async function app(options: Parameters<typeof startTestApp>[0] = {}): Promise<TestApp> {
-  const started = await startTestApp({ db, ...options });
+  const started = await startTestApp({ db, clock: t.clock, ...options });
   extra.push(started);
   return started;
 }
@@ -36,21 +38,12 @@ function expectCode(r: GqlResult, code: string, status: number) {
   expect(codeOf(r)).toBe(code);
   expect(r.status).toBe(status);
 }
-async function userRow(email: string) {
-  const [row] = await db.query(
-    `SELECT id, "passwordHash", "failedLoginCount", ("lockedUntil" AT TIME ZONE 'UTC') AS "lockedUntil", "lockReason"
-       FROM "User" WHERE email = $1`,
-    [email],
-  );
-  return row;
-}
+const userRow = async (email: string) =>
+  (await db.query(`SELECT id, "passwordHash", ("lockedUntil" AT TIME ZONE 'UTC') AS "lockedUntil", "lockReason" FROM "User" WHERE email = $1`, [email]))[0];
 const sessionCount = async (email: string) =>
   (await db.query(`SELECT 1 FROM "Session" s JOIN "User" u ON u.id = s."userId" WHERE u.email = $1`, [email])).length;
-async function metric(app: TestApp, name: string): Promise<number> {
-  const text = await (await fetch(`${app.url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.split(' ')[1]) : 0;
-}
+const metric = async (app: TestApp, name: string) =>
+  Number((await (await fetch(`${app.url}/metrics`)).text()).split('\n').find((l) => l.startsWith(`${name} `))?.split(' ')[1] ?? 0);
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 describe('13. unknown email vs known email with a wrong password', () => {
@@ -74,20 +67,23 @@ describe('13. unknown email vs known email with a wrong password', () => {
       verify.mockRestore();
     }
     expect(await userRow('unknown-13@example.com')).toBeUndefined();
-    expect((await userRow('known-13@example.com')).failedLoginCount).toBe(1);
+    // Both addresses are throttled alike: the count tells nobody which one has an account.
+    expect([await failuresOf(db, 'unknown-13@example.com'), await failuresOf(db, 'known-13@example.com')]).toEqual([1, 1]);
   });
 
   it('answers within about 10% of the same time under the production argon2 parameters', async () => {
     const prod = await app({ configure: (c) => c });
     const email = 'timing-13@example.com';
     await prod.register(email, PASSWORD);
+    let unknowns = 0;
     const attempt = async (kind: 'unknown' | 'wrong', i: number) => {
       const started = performance.now();
-      const r = await login(kind === 'unknown' ? `nobody-${i}@example.com` : email, `wrong password ${i}`, { app: prod });
+      const r = await login(kind === 'unknown' ? `nobody-${unknowns++}-13@example.com` : email, `wrong password ${i}`, { app: prod });
       const elapsed = performance.now() - started;
       expect(codeOf(r)).toBe('UNAUTHENTICATED');
-      // Never let the known account lock: the locked path would be measured instead.
-      if (kind === 'wrong') await db.query(`UPDATE "User" SET "failedLoginCount" = 0 WHERE email = $1`, [email]);
+      // Never let the known address be throttled: the refusal would be measured instead. Each
+      // unknown address is new, so both kinds start from no throttle row.
+      if (kind === 'wrong') await db.query(`DELETE FROM "Throttle" WHERE subject = $1`, [hashToken(email)]);
       return elapsed;
     };
     // Warm up: the dummy hash is computed on the first unknown email, connections are opened.
@@ -101,8 +97,7 @@ describe('13. unknown email vs known email with a wrong password', () => {
       const order = i % 2 ? (['unknown', 'wrong'] as const) : (['wrong', 'unknown'] as const);
       for (const kind of order) times[kind].push(await attempt(kind, i));
     }
-    const unknown = median(times.unknown);
-    const wrong = median(times.wrong);
+    const [unknown, wrong] = [median(times.unknown), median(times.wrong)];
     // The median of the paired differences is what a patient attacker would estimate; load from
     // other processes moves both members of a pair alike and drops out of it.
     const gap = median(times.wrong.map((w, i) => w - times.unknown[i]!));
@@ -114,16 +109,24 @@ describe('13. unknown email vs known email with a wrong password', () => {
   });
 });
 
-describe('14. ten wrong passwords for one account from ten different X-Forwarded-For values', () => {
-  it('still count for the account: the tenth locks it', async () => {
+describe('14. ten wrong passwords for one address from ten different X-Forwarded-For values', () => {
+  it('all count against the address, even from ten client addresses behind a trusted proxy', async () => {
     const email = 'xff-14@example.com';
     await t.register(email, PASSWORD);
-    for (let i = 1; i <= 10; i++) {
-      expectCode(await login(email, 'wrong password', { xff: `203.0.113.${i}` }), 'UNAUTHENTICATED', 401);
-      if (i === 9) expect(await userRow(email)).toMatchObject({ failedLoginCount: 9, lockedUntil: null });
+    const proxied = await app({ env: { TRUST_PROXY: '127.0.0.1' } });
+    const from = (i: number, password = 'wrong password') => login(email, password, { app: proxied, xff: `203.0.113.${i}` });
+    for (let i = 1; i <= 5; i++) expectCode(await from(i), 'UNAUTHENTICATED', 401);
+    // Another client address is no way around the throttle of the address: each must wait it out.
+    for (let i = 6; i <= 10; i++) {
+      const refused = await from(100 + i);
+      expectCode(refused, 'RATE_LIMITED', 429);
+      t.clock.advance(refused.body.errors![0]!.extensions.retryAfter * 1000);
+      expectCode(await from(i), 'UNAUTHENTICATED', 401);
     }
-    expect((await userRow(email)).lockedUntil).toEqual(new Date(t.clock.now().getTime() + 15 * MINUTE));
-    expectCode(await login(email, PASSWORD, { xff: '203.0.113.11' }), 'LOCKED', 423);
+    expect(await throttleRow(db, email)).toMatchObject({ failures: 10, blockedUntil: new Date(t.clock.now().getTime() + 900_000) });
+    expectCode(await from(11, PASSWORD), 'RATE_LIMITED', 429);
+    expect(await userRow(email)).toMatchObject({ lockedUntil: null, lockReason: null });
+    expect(await sessionCount(email)).toBe(1);
   });
 
   it('without TRUST_PROXY count against the socket address in the rate limit', async () => {
@@ -156,104 +159,96 @@ describe('14. ten wrong passwords for one account from ten different X-Forwarded
   });
 });
 
-describe('15. past the lockout threshold, the correct password', () => {
-  it('is still LOCKED with retryAfter; after the window (fake clock) it succeeds and the counter resets', async () => {
-    const email = 'lockout-15@example.com';
-    await t.register(email, PASSWORD);
-    const lockoutsBefore = await metric(t, 'portcullis_account_lockouts_total');
-    for (let i = 0; i < 10; i++) expectCode(await login(email, `wrong password ${i}`), 'UNAUTHENTICATED', 401);
-    const locked = await userRow(email);
-    expect(locked).toMatchObject({ failedLoginCount: 0, lockReason: expect.any(String) });
-    expect(locked.lockedUntil).toEqual(new Date(t.clock.now().getTime() + 15 * MINUTE));
-    expect(await metric(t, 'portcullis_account_lockouts_total')).toBe(lockoutsBefore + 1);
+const THROTTLED = 'portcullis_logins_total{method="PASSWORD",result="throttled"}';
+/** What a refusal tells the client, all but the request id. */
+function answer(r: GqlResult) {
+  const { requestId, ...extensions } = r.body.errors?.[0]?.extensions ?? {};
+  return { status: r.status, retryAfterHeader: r.headers.get('retry-after'), message: r.body.errors?.[0]?.message, extensions, data: r.body.data };
+}
 
+describe('15. past the throttle threshold', () => {
+  it('the correct password is RATE_LIMITED like an unknown address, the wait doubling up to 15 min; after retryAfter (fake clock) it works', async () => {
+    const [owner, nobody] = ['throttle-15@example.com', 'no-account-15@example.com'];
+    await t.register(owner, PASSWORD);
+    const both = async (password: string) => [await login(owner, password), await login(nobody, password)] as const;
+    for (let i = 0; i < 5; i++) for (const r of await both(`wrong password ${i}`)) expectCode(r, 'UNAUTHENTICATED', 401);
+    const throttledBefore = await metric(t, THROTTLED);
     const verify = vi.spyOn(t.app.services.hasher, 'verify');
+    const waits: number[] = [];
     try {
-      const r = await login(email, PASSWORD);
-      expectCode(r, 'LOCKED', 423);
-      expect(r.body.errors![0]!.extensions.retryAfter).toBe(15 * 60);
-      expect(r.headers.get('retry-after')).toBe('900');
-      expect(r.body.data).toBeNull();
-      // Only the dummy hash was verified: a locked account's password is not even checked.
-      expect(verify).toHaveBeenCalledTimes(1);
-      expect(verify.mock.calls[0]![0]).not.toBe(locked.passwordHash);
-      // More guesses while locked neither extend the lock nor count.
-      for (let i = 0; i < 3; i++) expectCode(await login(email, 'wrong password'), 'LOCKED', 423);
-      expect(verify.mock.calls.every(([hash]) => hash !== locked.passwordHash)).toBe(true);
+      for (let round = 0; round < 7; round++) {
+        if (round > 0) t.clock.advance(waits.at(-1)! * 1000);
+        if (round > 0) for (const r of await both(`late guess ${round}`)) expectCode(r, 'UNAUTHENTICATED', 401);
+        const [ownerAnswer, nobodyAnswer] = await both(PASSWORD);
+        expectCode(ownerAnswer, 'RATE_LIMITED', 429);
+        expect(answer(ownerAnswer)).toEqual(answer(nobodyAnswer));
+        waits.push(ownerAnswer.body.errors![0]!.extensions.retryAfter);
+        expect(answer(ownerAnswer)).toMatchObject({ retryAfterHeader: String(waits.at(-1)), data: null });
+      }
+      // The right password of a throttled address is not even checked.
+      expect(verify.mock.calls.filter(([, password]) => password === PASSWORD)).toHaveLength(0);
     } finally {
       verify.mockRestore();
     }
-    expect(await userRow(email)).toMatchObject({ failedLoginCount: 0, lockedUntil: locked.lockedUntil });
-    expect(await sessionCount(email)).toBe(1);
+    expect(waits).toEqual([30, 60, 120, 240, 480, 900, 900]);
+    expect(await metric(t, THROTTLED)).toBe(throttledBefore + 14);
+    expect([await failuresOf(db, owner), await failuresOf(db, nobody)]).toEqual([11, 11]);
+    expect(await userRow(owner)).toMatchObject({ lockedUntil: null, lockReason: null });
+    expect(await sessionCount(owner)).toBe(1);
 
-    t.clock.advance(15 * MINUTE - 1000);
-    const last = await login(email, PASSWORD);
-    expectCode(last, 'LOCKED', 423);
+    t.clock.advance(899_000);
+    const last = await login(owner, PASSWORD);
+    expectCode(last, 'RATE_LIMITED', 429);
     expect(last.body.errors![0]!.extensions.retryAfter).toBe(1);
-    t.clock.advance(2000);
-    const ok = await login(email, PASSWORD);
-    expect(ok.status).toBe(200);
-    expect(ok.body.data.login.token).toBeTruthy();
-    expect(await userRow(email)).toMatchObject({ failedLoginCount: 0, lockedUntil: null, lockReason: null });
-    expect(await sessionCount(email)).toBe(2);
-    expect(await metric(t, 'portcullis_account_lockouts_total')).toBe(lockoutsBefore + 1);
-
-    // The counter starts again from zero: nine failures do not lock, the tenth does.
-    for (let i = 0; i < 9; i++) await login(email, 'wrong password');
-    expect(await userRow(email)).toMatchObject({ failedLoginCount: 9, lockedUntil: null });
-    await login(email, 'wrong password');
-    expect((await userRow(email)).lockedUntil).not.toBeNull();
-    expect(await metric(t, 'portcullis_account_lockouts_total')).toBe(lockoutsBefore + 2);
+    t.clock.advance(1000);
+    expect((await login(owner, PASSWORD)).body.data.login.token).toBeTruthy();
+    expect(await throttleRow(db, owner)).toBeUndefined();
+    expect(await sessionCount(owner)).toBe(2);
+    // The owner's success does nothing for the unknown address.
+    expect(await failuresOf(db, nobody)).toBe(11);
   });
-});
 
-describe('15. past the lockout threshold, in parallel', () => {
-  it('the correct password sent while 12 wrong ones are still being checked is LOCKED; exactly one lockout', async () => {
+  it('only five of twelve wrong passwords in flight are checked; the correct one sent meanwhile is RATE_LIMITED', async () => {
     const email = 'burst-15@example.com';
     await t.register(email, PASSWORD);
-    const lockoutsBefore = await metric(t, 'portcullis_account_lockouts_total');
     const hasher = t.app.services.hasher;
     const original = hasher.verify.bind(hasher);
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    // Every password check waits until all the guesses are in flight.
+    const { open: release, passed: released } = gate();
+    // Every password check waits until the correct password has been answered.
     const verify = vi.spyOn(hasher, 'verify').mockImplementation(async (hash, password) => {
       await released;
       return original(hash, password);
     });
+    let answered = 0;
     const pending: Array<Promise<GqlResult>> = [];
     try {
-      for (let i = 0; i < 12; i++) pending.push(login(email, `wrong password ${i}`));
-      await vi.waitFor(() => expect(verify).toHaveBeenCalledTimes(12), { timeout: 5000 });
-      // The account is locked by the tenth guess counted, before any of their passwords is known.
-      await vi.waitFor(async () => expect((await userRow(email)).lockedUntil).not.toBeNull(), { timeout: 3000 });
-      pending.push(login(email, PASSWORD));
-      await vi.waitFor(() => expect(verify).toHaveBeenCalledTimes(13), { timeout: 5000 });
+      for (let i = 0; i < 12; i++) pending.push(login(email, `wrong password ${i}`).finally(() => answered++));
+      // The refusals come back while the five admitted guesses are still being checked.
+      await vi.waitFor(() => expect([verify.mock.calls.length, answered]).toEqual([5, 7]), { timeout: 5000 });
+      const right = await login(email, PASSWORD);
+      expectCode(right, 'RATE_LIMITED', 429);
+      expect(right.body.errors![0]!.extensions.retryAfter).toBe(30);
+      expect(verify).toHaveBeenCalledTimes(5);
     } finally {
       release();
       verify.mockRestore();
     }
-    const results = await Promise.all(pending);
-    expectCode(results.at(-1)!, 'LOCKED', 423);
-    expect(results.at(-1)!.body.errors![0]!.extensions.retryAfter).toBe(15 * 60);
-    const codes = results.slice(0, -1).map(codeOf);
-    expect(codes.filter((c) => c === 'UNAUTHENTICATED')).toHaveLength(10);
-    expect(codes.filter((c) => c === 'LOCKED')).toHaveLength(2);
-    expect(await sessionCount(email)).toBe(1);
-    expect(await userRow(email)).toMatchObject({ failedLoginCount: 0, lockedUntil: expect.any(Date) });
-    expect(await metric(t, 'portcullis_account_lockouts_total')).toBe(lockoutsBefore + 1);
+    const codes = (await Promise.all(pending)).map(codeOf);
+    expect(codes.filter((c) => c === 'UNAUTHENTICATED')).toHaveLength(5);
+    expect(codes.filter((c) => c === 'RATE_LIMITED')).toHaveLength(7);
+    expect([await sessionCount(email), await failuresOf(db, email)]).toEqual([1, 5]);
+    expect(await userRow(email)).toMatchObject({ lockedUntil: null, lockReason: null });
   });
 
-  it('twenty parallel wrong passwords: ten answered UNAUTHENTICATED, the rest LOCKED, one lockout', async () => {
-    const email = 'burst-20-15@example.com';
-    await t.register(email, PASSWORD);
-    const lockoutsBefore = await metric(t, 'portcullis_account_lockouts_total');
-    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => login(email, `wrong password ${i}`)));
-    const codes = results.map(codeOf);
-    expect(codes.filter((c) => c === 'UNAUTHENTICATED')).toHaveLength(10);
-    expect(codes.filter((c) => c === 'LOCKED')).toHaveLength(10);
-    expect(await metric(t, 'portcullis_account_lockouts_total')).toBe(lockoutsBefore + 1);
-    expect(await userRow(email)).toMatchObject({ failedLoginCount: 0, lockedUntil: expect.any(Date) });
+  it('twenty parallel wrong passwords, for an account or for nobody: five UNAUTHENTICATED, fifteen RATE_LIMITED', async () => {
+    await t.register('burst-20-15@example.com', PASSWORD);
+    for (const email of ['burst-20-15@example.com', 'no-account-20-15@example.com']) {
+      const codes = (await Promise.all(Array.from({ length: 20 }, (_, i) => login(email, `wrong password ${i}`)))).map(codeOf);
+      expect(codes.filter((c) => c === 'UNAUTHENTICATED')).toHaveLength(5);
+      expect(codes.filter((c) => c === 'RATE_LIMITED')).toHaveLength(15);
+      expect(await failuresOf(db, email)).toBe(5);
+    }
+    expect(await userRow('burst-20-15@example.com')).toMatchObject({ lockedUntil: null, lockReason: null });
   });
 });
 
@@ -297,6 +292,6 @@ describe('16. password length', () => {
       for (const spy of spies) spy.mockRestore();
     }
     expect(await userRow('huge-new-16@example.com')).toBeUndefined();
-    expect((await userRow('huge-16@example.com')).failedLoginCount).toBe(0);
+    expect(await throttleRow(db, 'huge-16@example.com')).toBeUndefined();
   });
 });

@@ -6,8 +6,10 @@ import {
   LOGIN_WITH_EMAIL_CODE, LOGIN_WITH_MAGIC_LINK, ME, emailCodeFor, fastQueue, magicLinkFor, rowsHolding, sendgridEnv, wrongCode,
 } from '../helpers/passwordless.ts';
 import { startSendgridFake, type SendgridFake } from '../helpers/sendgrid-fake.ts';
+import { failuresOf } from '../helpers/throttle.ts';
 
-// Checklist 26-30 ("Magic link and email code"), each test named after its line. Mail goes through
+// Checklist 26-30 ("Magic link and email code"), each test named after its line (30 with the
+// per-address budget of wrong codes of checklist 55 beside the per-code one). Mail goes through
 // the real SendGrid client to a local fake, so the secrets are read from the mails as a user would,
 // and the database (public and pgboss schemas, every row as text) is searched for them.
 
@@ -163,11 +165,19 @@ describe('Magic link and email code', () => {
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => codeLogin(email, wrongCode(code, i + 1))));
     watching = false;
     await watcher;
-    for (const r of results) expectRefused(r, 'TOKEN_INVALID');
+    // Both budgets hold: the address gets 10 guesses an hour, and the code 5 tries of those.
+    const overAddressBudget = results.filter((r) => codeOf(r) === 'RATE_LIMITED');
+    expect(overAddressBudget).toHaveLength(40);
+    for (const r of overAddressBudget) expect(r).toMatchObject({ status: 429, body: { data: null, errors: [{ extensions: { retryAfter: 3600 } }] } });
+    for (const r of results.filter((r) => codeOf(r) !== 'RATE_LIMITED')) expectRefused(r, 'TOKEN_INVALID');
     const [after] = await codeRows(email);
     expect(after).toMatchObject({ attempts: 5, consumed: true });
     expect(highest).toBeLessThanOrEqual(5);
-    // The budget is spent: the right code is refused, and no session or account exists.
+    expect([await failuresOf(t.db, email, 'email-code:hour'), await failuresOf(t.db, email, 'email-code:day')]).toEqual([10, 10]);
+    // The budgets are spent: the right code is refused, and no session or account exists.
+    expect(codeOf(await codeLogin(email, code))).toBe('RATE_LIMITED');
+    // An hour on, the address may guess again, but this code stays burned.
+    t.clock.advance(60 * MINUTE);
     expectRefused(await codeLogin(email, code), 'TOKEN_INVALID');
     expect((await codeRows(email))[0]!.attempts).toBe(5);
     expect(await userExists(email)).toBe(false);

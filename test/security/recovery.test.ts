@@ -7,6 +7,7 @@ import {
   LOGIN, ME, REQUEST_RESET, RESET, codeOf, expectCode, expectDead, fastMail, holdAfter, jobsDone, lockWaits, mailJobs, sessionsOf,
   tokenIn, tokenRow, tokenRowsOf, unlimitedRecovery, userRow,
 } from '../helpers/recovery.ts';
+import { failuresOf, throttleRow } from '../helpers/throttle.ts';
 import { connectWs, type WsConnection } from '../helpers/ws.ts';
 
 // SECURITY-CHECKLIST.md items 19-25 (a locked account's reset, and "Recovery"), each test named
@@ -44,14 +45,20 @@ async function resetToken(email: string, count = 1): Promise<string> {
 const works = async (email: string, password: string) => Boolean((await login(email, password)).body.data?.login);
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
-it('19. A locked account can still reset its password; the reset does not sign in', async () => {
+it('19. A locked account can still reset its password; the reset does not sign in, lifts no admin lock and clears the throttle', async () => {
   const email = 'locked-19@example.com';
   const user = await t.register(email, PASSWORD);
-  for (let i = 0; i < t.config.lockout.threshold; i++) expectCode(await login(email, `wrong password ${i}`), 'UNAUTHENTICATED');
-  const locked = (await userRow(t, email))!;
-  expect(locked.lockedUntil).toEqual(new Date(t.clock.now().getTime() + t.config.lockout.durationMs));
+  // Failed passwords never lock an account any more: only an administrator does.
+  const until = new Date(t.clock.now().getTime() + 365 * 24 * 60 * MINUTE);
+  const lock = `UPDATE "User" SET "lockedUntil" = ($2::timestamptz AT TIME ZONE 'UTC'), "lockReason" = 'Suspended by an administrator' WHERE id = $1`;
+  await t.db.query(lock, [user.userId, until.toISOString()]);
+  // The lock is told only to whoever gives the right password; five wrong ones throttle the address.
   expectCode(await login(email, PASSWORD), 'LOCKED');
+  for (let i = 0; i < 5; i++) expectCode(await login(email, `wrong password ${i}`), 'UNAUTHENTICATED');
+  expectCode(await login(email, PASSWORD), 'RATE_LIMITED');
+  expect(await failuresOf(t.db, email)).toBe(5);
 
+  const before = (await userRow(t, email))!.passwordHash;
   const token = await resetToken(email);
   const sessionsBefore = (await sessionsOf(t, user.userId)).length;
   const r = await reset(token, NEW);
@@ -59,30 +66,19 @@ it('19. A locked account can still reset its password; the reset does not sign i
   expect(r.body).toEqual({ data: { resetPassword: true } });
   expect((await sessionsOf(t, user.userId)).length).toBe(sessionsBefore);
   expect((await sessionsOf(t, user.userId)).every((s) => s.revokeReason === 'PASSWORD_RESET')).toBe(true);
-  // The automatic lock is lifted and the failure count starts again.
-  expect(await userRow(t, email)).toMatchObject({ lockedUntil: null, lockReason: null, failedLoginCount: 0 });
-  expectCode(await login(email, PASSWORD), 'UNAUTHENTICATED');
-  const fresh = await login(email, NEW);
-  expect(fresh.body.data.login.token).toBeTruthy();
-  expect((await sessionsOf(t, user.userId)).length).toBe(sessionsBefore + 1);
-});
-
-it('19 (continued). A reset does not lift a lock an admin set', async () => {
-  const email = 'admin-locked-19@example.com';
-  const user = await t.register(email, PASSWORD);
-  const until = new Date(t.clock.now().getTime() + 365 * 24 * 60 * MINUTE);
-  await t.db.query(`UPDATE "User" SET "lockedUntil" = ($2::timestamptz AT TIME ZONE 'UTC'), "lockReason" = 'Suspended by an administrator' WHERE id = $1`, [
-    user.userId,
-    until.toISOString(),
-  ]);
-  expectCode(await login(email, PASSWORD), 'LOCKED');
-
-  const before = (await userRow(t, email))!.passwordHash;
-  expect((await reset(await resetToken(email), NEW)).body).toEqual({ data: { resetPassword: true } });
+  await expectDead(t, user.token);
+  // The password changed and the throttle is gone, but the admin's lock stays.
   expect(await userRow(t, email)).toMatchObject({ lockedUntil: until, lockReason: 'Suspended by an administrator' });
   expect((await userRow(t, email))!.passwordHash).not.toBe(before);
+  expect(await throttleRow(t.db, email)).toBeUndefined();
+  expectCode(await login(email, PASSWORD), 'UNAUTHENTICATED');
   expectCode(await login(email, NEW), 'LOCKED');
-  await expectDead(t, user.token);
+  expect((await sessionsOf(t, user.userId)).length).toBe(sessionsBefore);
+
+  // Once an admin lifts the lock, the new password signs in.
+  await t.db.query(`UPDATE "User" SET "lockedUntil" = NULL, "lockReason" = NULL WHERE id = $1`, [user.userId]);
+  expect((await login(email, NEW)).body.data.login.token).toBeTruthy();
+  expect((await sessionsOf(t, user.userId)).length).toBe(sessionsBefore + 1);
 });
 
 it('20. requestPasswordReset for an unknown vs a known email -> both true, similar time; no token row and no mail for the unknown one', async () => {

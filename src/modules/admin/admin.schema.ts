@@ -24,7 +24,10 @@ const AdminUser = builder.objectRef<AdminUserView>('AdminUser').implement({
       resolve: (v) => v.lock?.until ?? null,
     }),
     lockReason: t.string({ nullable: true, resolve: (v) => v.lock?.reason ?? null }),
-    failedLoginCount: t.int({ description: 'Consecutive failed password logins', resolve: (v) => v.user.failedLoginCount }),
+    failedLoginCount: t.int({
+      description: 'Failed passwords counted against the address now; past a few, password sign-ins are throttled',
+      resolve: (v) => v.failedLoginCount,
+    }),
     sessions: t.field({ type: [Session], description: 'Live sessions, newest first', resolve: (v) => v.sessions }),
     oauthProviders: t.stringList({ description: 'Ids of the linked OAuth/OIDC providers', resolve: (v) => v.oauthProviders }),
   }),
@@ -118,7 +121,7 @@ builder.mutationField('adminUnlockUser', (t) =>
   t.field({
     type: AdminUser,
     authScopes: { admin: true },
-    description: 'Lifts a lock (an admin lock or a lockout after failed logins) and resets the failure count',
+    description: 'Lifts the lock and forgets the failed passwords counted against the address',
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, { id }, ctx) => ctx.services.admin.unlockUser(actor(ctx), String(id)),
   }),

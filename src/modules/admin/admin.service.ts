@@ -5,7 +5,8 @@ import type { Db, Tx } from '../../platform/db.ts';
 import type { AuditRecord, AuditService } from '../audit/audit.service.ts';
 import { after, isUuid, newestFirst, pageSize, toPage, type Page } from '../pagination/cursor-page.ts';
 import type { SessionRevocation, SessionsService } from '../sessions/sessions.service.ts';
-import { FAILED_LOGINS_LOCK_REASON, LOCKED_UNTIL_UNLOCKED } from '../users/account-lock.ts';
+import { PASSWORD_SCOPE, type Throttle } from '../rate-limit/throttle.ts';
+import { LOCKED_UNTIL_UNLOCKED } from '../users/account-lock.ts';
 import { normalizeEmail } from '../users/email.ts';
 import { normalizeName, type UsersService } from '../users/users.service.ts';
 import { guardAdmins, type Actor } from './admin-guard.ts';
@@ -23,6 +24,8 @@ export interface AdminUserView {
   lock: { until: Date | null; reason: string | null } | null;
   sessions: Session[];
   oauthProviders: string[];
+  /** Failed passwords counted against the address now (the sign-in throttle). */
+  failedLoginCount: number;
 }
 
 export type UserPage = Page<User> & { totalCount: number };
@@ -33,6 +36,7 @@ interface Deps {
   users: UsersService;
   sessions: SessionsService;
   audit: AuditService;
+  throttle: Throttle;
 }
 
 const QUERY_MAX = 200;
@@ -42,7 +46,7 @@ const DEFAULT_LOCK_REASON = 'Locked by an administrator';
 /** The answer for an id that is malformed or names no user: the same, so neither is a crash. */
 const noSuchUser = () => badInput('No user with this id');
 
-export function createAdminService({ db, clock, users, sessions, audit }: Deps) {
+export function createAdminService({ db, clock, users, sessions, audit, throttle }: Deps) {
   /** Runs `work` in a transaction, then announces its revocations and audit events. */
   async function committed<T>(work: (tx: Tx, done: { revoked: SessionRevocation[][]; audited: AuditRecord[] }) => Promise<T>): Promise<T> {
     const done = { revoked: [] as SessionRevocation[][], audited: [] as AuditRecord[] };
@@ -67,11 +71,13 @@ export function createAdminService({ db, clock, users, sessions, audit }: Deps) 
   }
 
   async function view(user: User): Promise<AdminUserView> {
-    const [live, identities] = await Promise.all([
+    const [live, identities, failedLoginCount] = await Promise.all([
       sessions.listLive(user.id),
       db.oAuthAccount.findMany({ where: { userId: user.id }, select: { provider: true }, orderBy: { provider: 'asc' } }),
+      throttle.failures(user.email, PASSWORD_SCOPE),
     ]);
-    return { user, lock: lockOf(user), sessions: live, oauthProviders: [...new Set(identities.map((i) => i.provider))] };
+    const oauthProviders = [...new Set(identities.map((i) => i.provider))];
+    return { user, lock: lockOf(user), sessions: live, oauthProviders, failedLoginCount };
   }
 
   return {
@@ -146,15 +152,13 @@ export function createAdminService({ db, clock, users, sessions, audit }: Deps) 
       if (input.until && input.until >= LOCKED_UNTIL_UNLOCKED) throw badInput('until is too far away; leave it out to lock until unlocked');
       const reason = input.reason?.trim() || DEFAULT_LOCK_REASON;
       if (reason.length > LOCK_REASON_MAX) throw badInput(`reason must be at most ${LOCK_REASON_MAX} characters`);
-      // That reason marks the automatic lockout, which a password reset lifts; an admin's lock stays.
-      if (reason === FAILED_LOGINS_LOCK_REASON) throw badInput('This reason is reserved for the automatic lockout');
       const locked = await committed(async (tx, done) => {
         await guardAdmins(tx, actor, id, 'lock', now);
         // The row is written before the sessions are revoked: a sign-in committing meanwhile holds
         // a share lock on it (sessions.issue), so it is either revoked here or sees the lock.
         const user = await tx.user.update({
           where: { id },
-          data: { lockedUntil: input.until ?? LOCKED_UNTIL_UNLOCKED, lockReason: reason, failedLoginCount: 0, updatedAt: now },
+          data: { lockedUntil: input.until ?? LOCKED_UNTIL_UNLOCKED, lockReason: reason, updatedAt: now },
         });
         done.audited.push(await record(tx, actor, 'user.locked', id, { reason, until: input.until ?? null }));
         done.revoked.push(await sessions.revokeInTransaction(tx, id, 'USER_LOCKED', undefined, { actorId: actor.userId, client: actor.client }));
@@ -167,10 +171,9 @@ export function createAdminService({ db, clock, users, sessions, audit }: Deps) 
       const unlocked = await committed(async (tx, done) => {
         const user = await existing(tx, id);
         const wasLocked = lockOf(user) !== null;
-        const updated = await tx.user.update({
-          where: { id },
-          data: { lockedUntil: null, lockReason: null, failedLoginCount: 0, updatedAt: clock.now() },
-        });
+        // An unlock gives a fresh start: failed passwords no longer hold the address back either.
+        await throttle.clear(user.email, [PASSWORD_SCOPE], tx);
+        const updated = await tx.user.update({ where: { id }, data: { lockedUntil: null, lockReason: null, updatedAt: clock.now() } });
         done.audited.push(await record(tx, actor, 'user.unlocked', id, { wasLocked }));
         return updated;
       });

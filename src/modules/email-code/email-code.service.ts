@@ -8,6 +8,7 @@ import type { MailService } from '../mail/mail.service.ts';
 import { emailCodeMail, link } from '../mail/templates.ts';
 import type { ClientInfo } from '../sessions/sessions.service.ts';
 import type { SignIn } from '../sessions/sign-in.ts';
+import { PASSWORD_SCOPE, type Throttle } from '../rate-limit/throttle.ts';
 import { tokenExpired, tokenInvalid } from '../tokens/one-time-tokens.ts';
 import { normalizeEmail } from '../users/email.ts';
 import type { AuthResult, UsersService } from '../users/users.service.ts';
@@ -20,17 +21,24 @@ import type { AuthResult, UsersService } from '../users/users.service.ts';
 interface Deps {
   db: Db;
   clock: Clock;
-  config: Pick<Config, 'frontendUrl' | 'tokens'>;
+  config: Pick<Config, 'frontendUrl' | 'tokens' | 'throttle'>;
   mail: MailService;
   users: UsersService;
   signIn: SignIn;
+  throttle: Throttle;
 }
 
 /** The row id salts the hash, so equal codes of different rows never hash alike. */
 const codeHash = (rowId: string, code: string) => hashToken(`${rowId}:${code}`);
 
-export function createEmailCodeService({ db, clock, config, mail, users, signIn }: Deps) {
+export function createEmailCodeService({ db, clock, config, mail, users, signIn, throttle }: Deps) {
   const { emailCodeTtlMs, emailCodeMaxAttempts } = config.tokens;
+  // Wrong codes also count per address across codes, so new codes do not bring new guesses.
+  const guessBudgets = [
+    { scope: 'email-code:hour', policy: config.throttle.emailCodeHourly },
+    { scope: 'email-code:day', policy: config.throttle.emailCodeDaily },
+  ];
+  const guessScopes = guessBudgets.map((b) => b.scope);
 
   mail.register('email-code', async ({ email }) => {
     const code = generateSync({ secret: generateSecret(), strategy: 'hotp', counter: 0, digits: 6 });
@@ -69,8 +77,12 @@ export function createEmailCodeService({ db, clock, config, mail, users, signIn 
     throw stale ? tokenExpired() : tokenInvalid();
   }
 
-  /** Spends one try and compares the code; returns the matching row, or throws TOKEN_INVALID/EXPIRED. */
+  /**
+   * Spends one guess of the address's budget and one try of its code, then compares the code;
+   * returns the matching row, or throws (RATE_LIMITED past the budget, even for the right code).
+   */
   async function checkCode(email: string, code: string): Promise<{ id: string }> {
+    await throttle.reserve(email, guessBudgets);
     if (!/^\d{6}$/.test(code)) throw tokenInvalid();
     const row = await reserveTry(email);
     if (!safeEqual(row.tokenHash, codeHash(row.id, code))) {
@@ -80,6 +92,7 @@ export function createEmailCodeService({ db, clock, config, mail, users, signIn 
       }
       throw tokenInvalid();
     }
+    await throttle.release(email, guessScopes);
     return row;
   }
 
@@ -100,6 +113,8 @@ export function createEmailCodeService({ db, clock, config, mail, users, signIn 
         if ('error' in checked) throw checked.error;
         const { count } = await tx.oneTimeToken.updateMany({ where: { id: checked.row.id, consumedAt: null }, data: { consumedAt: clock.now() } });
         if (count !== 1) throw tokenInvalid(); // a concurrent use of the same code won
+        // A proof of the mailbox: failed passwords for the address no longer hold anyone back.
+        await throttle.clear(email, [PASSWORD_SCOPE], tx);
         return users.verifiedAccountFor(tx, email, { method: 'EMAIL_CODE', client }, afterCommit);
       });
     },

@@ -4,6 +4,7 @@ import type { MailService } from '../mail/mail.service.ts';
 import { link, magicLinkMail } from '../mail/templates.ts';
 import type { ClientInfo } from '../sessions/sessions.service.ts';
 import type { SignIn } from '../sessions/sign-in.ts';
+import { PASSWORD_SCOPE, type Throttle } from '../rate-limit/throttle.ts';
 import type { OneTimeTokens } from '../tokens/one-time-tokens.ts';
 import { normalizeEmail } from '../users/email.ts';
 import type { AuthResult, UsersService } from '../users/users.service.ts';
@@ -19,9 +20,10 @@ interface Deps {
   mail: MailService;
   users: UsersService;
   signIn: SignIn;
+  throttle: Throttle;
 }
 
-export function createMagicLinkService({ db, config, tokens, mail, users, signIn }: Deps) {
+export function createMagicLinkService({ db, config, tokens, mail, users, signIn, throttle }: Deps) {
   const minutes = config.tokens.magicLinkTtlMs / 60_000;
 
   mail.register('magic-link', async ({ email }) => {
@@ -41,6 +43,8 @@ export function createMagicLinkService({ db, config, tokens, mail, users, signIn
       const email = normalizeEmail(input.email);
       return signIn('MAGIC_LINK', client, async (tx, afterCommit) => {
         await tokens.consume(tx, 'MAGIC_LINK', input.token, email);
+        // A proof of the mailbox: failed passwords for the address no longer hold anyone back.
+        await throttle.clear(email, [PASSWORD_SCOPE], tx);
         return users.verifiedAccountFor(tx, email, { method: 'MAGIC_LINK', client }, afterCommit);
       });
     },

@@ -9,13 +9,16 @@ import { checkPasswordPolicy } from '../password/password-policy.ts';
 import type { SessionsService } from '../sessions/sessions.service.ts';
 import type { ClientInfo } from '../sessions/sessions.service.ts';
 import { tokenInvalid, type OneTimeTokens } from '../tokens/one-time-tokens.ts';
-import { FAILED_LOGINS_LOCK_REASON } from '../users/account-lock.ts';
+import { PASSWORD_SCOPE, type Throttle } from '../rate-limit/throttle.ts';
 import { normalizeEmail } from '../users/email.ts';
+import type { UsersService } from '../users/users.service.ts';
 
 // Password recovery by a 15-minute, single-use token mailed to the account's address. A new
 // request voids the tokens mailed before it (only the latest link works), and a reset voids every
-// other one. The reset sets the password, lifts an automatic lockout (not an admin's lock), revokes
-// every session and does not sign in. A passwordless account sets its first password this way.
+// other one. The reset proves the mailbox (an unverified account is claimed from whoever set it
+// up), sets the password, voids every mailed secret, forgets failed passwords, revokes every
+// session and does not sign in; an admin's lock stays. A passwordless account sets its first
+// password this way.
 
 interface Deps {
   db: Db;
@@ -26,9 +29,11 @@ interface Deps {
   mail: MailService;
   sessions: SessionsService;
   audit: AuditService;
+  users: UsersService;
+  throttle: Throttle;
 }
 
-export function createRecoveryService({ db, clock, config, hasher, tokens, mail, sessions, audit }: Deps) {
+export function createRecoveryService({ db, clock, config, hasher, tokens, mail, sessions, audit, users, throttle }: Deps) {
   mail.register('password-reset', async ({ email }) => {
     const user = await db.user.findUnique({ where: { email }, select: { id: true } });
     if (!user) return null; // unknown address: no token, no mail (the request answered true all the same)
@@ -63,25 +68,23 @@ export function createRecoveryService({ db, clock, config, hasher, tokens, mail,
       const passwordHash = await hasher.hash(input.newPassword);
       const { user, revoked, record } = await db.$transaction(async (tx) => {
         const claimed = await tokens.consume(tx, 'PASSWORD_RESET', input.token);
-        const user = claimed.userId ? await tx.user.findUnique({ where: { id: claimed.userId } }) : null;
+        const found = claimed.userId ? await tx.user.findUnique({ where: { id: claimed.userId } }) : null;
         // The token is bound to the address it was mailed to: an address changed since voids it.
-        if (!user || user.email !== claimed.email) throw tokenInvalid();
-        const autoLocked = user.lockReason === FAILED_LOGINS_LOCK_REASON;
-        await tx.user.update({
-          where: { id: user.id },
-          data: {
-            passwordHash,
-            failedLoginCount: 0,
-            updatedAt: clock.now(),
-            ...(autoLocked && { lockedUntil: null, lockReason: null }),
-          },
-        });
-        await tokens.voidAll('PASSWORD_RESET', user.email, tx);
+        if (!found || found.email !== claimed.email) throw tokenInvalid();
+        // Rows are locked in the order every sign-in takes them (mailed secrets, throttle, user),
+        // so a sign-in racing this reset waits for it instead of deadlocking with it.
+        await tokens.voidMailedSecrets(tx, found.email);
+        await throttle.clear(found.email, [PASSWORD_SCOPE], tx);
+        // The link proves the mailbox: whatever someone else set on an unverified account before
+        // (password, sessions, OAuth links) is dropped first.
+        const takeover = await users.claimUnverified(tx, found, client, { via: 'PASSWORD_RESET' });
+        const user = await tx.user.update({ where: { id: found.id }, data: { passwordHash, updatedAt: clock.now() } });
         const revoked = await sessions.revokeInTransaction(tx, user.id, 'PASSWORD_RESET');
-        const record = await audit.record({ type: 'password.reset', userId: user.id, client, data: { sessionsRevoked: revoked.length } }, tx);
-        return { user, revoked, record };
+        const sessionsRevoked = takeover.revoked.length + revoked.length;
+        const record = await audit.record({ type: 'password.reset', userId: user.id, client, data: { sessionsRevoked } }, tx);
+        return { user, revoked: [takeover.revoked, revoked], record };
       });
-      sessions.announce(revoked);
+      for (const batch of revoked) sessions.announce(batch);
       audit.announce([record]);
       await notifyPasswordChanged(user);
     },

@@ -4,6 +4,7 @@ import type { Clock } from '../../platform/clock.ts';
 import { hashToken, newToken } from '../../platform/crypto.ts';
 import type { Db, Tx } from '../../platform/db.ts';
 import type { AuditRecord, AuditService } from '../audit/audit.service.ts';
+import type { OneTimeTokens } from '../tokens/one-time-tokens.ts';
 
 export interface ClientInfo {
   ipAddress: string | null;
@@ -40,12 +41,13 @@ interface Deps {
   /** Told of every revocation after it is committed (realtime fan-out, audit). */
   onRevoked?: (revocations: SessionRevocation[]) => void;
   audit: AuditService;
+  tokens: Pick<OneTimeTokens, 'voidMailedSecrets'>;
 }
 
 const USER_AGENT_MAX = 512;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export function createSessionsService({ db, clock, policy, onRevoked, audit }: Deps) {
+export function createSessionsService({ db, clock, policy, onRevoked, audit, tokens }: Deps) {
   /** The session.revoked audit event of each batch, announced with the batch after commit. */
   const auditOf = new WeakMap<SessionRevocation[], AuditRecord>();
 
@@ -88,7 +90,7 @@ export function createSessionsService({ db, clock, policy, onRevoked, audit }: D
       SELECT s."id" AS "s_id", s."tokenHash", s."userId", s."method", s."ipAddress", s."userAgent",
              s."createdAt" AS "s_createdAt", s."lastSeenAt", s."expiresAt", s."idleExpiresAt", s."revokedAt", s."revokeReason",
              u."email", u."passwordHash", u."name", u."role", u."emailVerified", u."lockedUntil", u."lockReason",
-             u."failedLoginCount", u."createdAt" AS "u_createdAt", u."updatedAt"
+             u."createdAt" AS "u_createdAt", u."updatedAt"
         FROM "Session" s JOIN "User" u ON u."id" = s."userId"
        WHERE s."tokenHash" = ${tokenHash} AND s."revokedAt" IS NULL`;
     const r = rows[0];
@@ -100,7 +102,7 @@ export function createSessionsService({ db, clock, policy, onRevoked, audit }: D
     } as Session;
     const user = {
       id: r.userId, email: r.email, passwordHash: r.passwordHash, name: r.name, role: r.role, emailVerified: r.emailVerified,
-      lockedUntil: r.lockedUntil, lockReason: r.lockReason, failedLoginCount: r.failedLoginCount, createdAt: r.u_createdAt,
+      lockedUntil: r.lockedUntil, lockReason: r.lockReason, createdAt: r.u_createdAt,
       updatedAt: r.updatedAt,
     } as User;
     return { user, session };
@@ -186,8 +188,21 @@ export function createSessionsService({ db, clock, policy, onRevoked, audit }: D
       return announce(await revokeNow({ userId, id: sessionId }, reason, by)) > 0;
     },
 
-    async revokeOthers(userId: string, keepSessionId: string, reason: RevocationReason, by?: RevokedBy): Promise<number> {
-      return announce(await revokeNow({ userId, NOT: { id: keepSessionId } }, reason, by));
+    /**
+     * "Sign out everywhere else": every other session ends, and so does every link or code mailed
+     * before it (`voidMailedSecrets`), which would otherwise open a new one.
+     */
+    async revokeOthers(
+      user: { id: string; email: string },
+      keepSessionId: string,
+      reason: RevocationReason,
+      by?: RevokedBy,
+    ): Promise<number> {
+      const revoked = await db.$transaction(async (tx) => {
+        await tokens.voidMailedSecrets(tx, user.email);
+        return revokeWhere({ userId: user.id, NOT: { id: keepSessionId } }, reason, tx, by);
+      });
+      return announce(revoked);
     },
 
     /**

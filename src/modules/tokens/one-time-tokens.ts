@@ -12,6 +12,8 @@ export interface ConsumedToken {
   id: string;
   email: string;
   userId: string | null;
+  /** What the secret is bound to besides its email (an oauth_code: the frontend's codeChallenge). */
+  bindingHash: string | null;
 }
 
 export const tokenInvalid = () => new AppError('TOKEN_INVALID', 'This link or code is invalid or was already used');
@@ -21,7 +23,7 @@ export function createOneTimeTokens({ db, clock }: { db: Db; clock: Clock }) {
   return {
     /** Issues a token; the raw value is returned once and never stored. */
     async issue(
-      input: { purpose: TokenPurpose; email: string; userId?: string | null; ttlMs: number },
+      input: { purpose: TokenPurpose; email: string; userId?: string | null; ttlMs: number; bindingHash?: string | null },
       tx: Tx | Db = db,
     ): Promise<string> {
       const token = newToken();
@@ -32,6 +34,7 @@ export function createOneTimeTokens({ db, clock }: { db: Db; clock: Clock }) {
           email: input.email,
           userId: input.userId ?? null,
           tokenHash: hashToken(token),
+          bindingHash: input.bindingHash ?? null,
           expiresAt: new Date(now.getTime() + input.ttlMs),
           createdAt: now,
         },
@@ -42,15 +45,16 @@ export function createOneTimeTokens({ db, clock }: { db: Db; clock: Clock }) {
     /**
      * Consumes a token of `purpose` (and of `email`, when given) inside `tx`: exactly one caller
      * wins; the others get TOKEN_INVALID. An expired token gives TOKEN_EXPIRED and stays unused.
+     * Given the client itself rather than a transaction, the use commits at once, whatever follows.
      */
-    async consume(tx: Tx, purpose: TokenPurpose, token: string, email?: string): Promise<ConsumedToken> {
+    async consume(tx: Tx | Db, purpose: TokenPurpose, token: string, email?: string): Promise<ConsumedToken> {
       if (!token || token.length > 128) throw tokenInvalid();
       const now = clock.now();
       const tokenHash = hashToken(token);
       const [claimed] = await tx.oneTimeToken.updateManyAndReturn({
         where: { tokenHash, purpose, consumedAt: null, expiresAt: { gt: now }, ...(email !== undefined && { email }) },
         data: { consumedAt: now },
-        select: { id: true, email: true, userId: true },
+        select: { id: true, email: true, userId: true, bindingHash: true },
       });
       if (claimed) return claimed;
       const found = await tx.oneTimeToken.findFirst({
@@ -63,6 +67,18 @@ export function createOneTimeTokens({ db, clock }: { db: Db; clock: Clock }) {
     /** Voids every unused token of `purpose` for `email` (a new request replaces the old one). */
     async voidAll(purpose: TokenPurpose, email: string, tx: Tx | Db = db): Promise<void> {
       await tx.oneTimeToken.updateMany({ where: { purpose, email, consumedAt: null }, data: { consumedAt: clock.now() } });
+    },
+
+    /**
+     * Voids every mailed secret that signs in or sets a password (reset links, magic links, email
+     * codes) for `email`: a password change, a reset or "sign out everywhere" must not leave a link
+     * mailed before it working.
+     */
+    async voidMailedSecrets(tx: Tx | Db, email: string): Promise<void> {
+      await tx.oneTimeToken.updateMany({
+        where: { email, purpose: { in: ['PASSWORD_RESET', 'MAGIC_LINK', 'EMAIL_CODE'] }, consumedAt: null },
+        data: { consumedAt: clock.now() },
+      });
     },
 
     /** Deletes tokens that expired before `before` (the cleanup job). */

@@ -1,8 +1,5 @@
 import { AppError } from '../../errors.ts';
 
-/** The reason of the automatic lock after failed logins; a password reset lifts only this kind. */
-export const FAILED_LOGINS_LOCK_REASON = 'Too many failed sign-in attempts';
-
 /**
  * `lockedUntil` of an admin lock without an end: a date no clock reaches, so every check of
  * `lockedUntil > now` (each sign-in path) refuses the account until an admin unlocks it.

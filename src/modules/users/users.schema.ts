@@ -39,7 +39,7 @@ builder.queryField('me', (t) =>
 builder.mutationField('register', (t) =>
   t.field({
     type: AuthPayload,
-    directives: rateLimits('10/1h:IP'),
+    directives: rateLimits('10/1h:IP', '5/1h:EMAIL'),
     args: { input: t.arg({ type: RegisterInput, required: true }) },
     resolve: async (_root, { input }, ctx) => signedIn(ctx, await ctx.services.users.register(input, ctx.client)),
   }),

@@ -46,10 +46,16 @@ export function createVerificationService({ db, clock, config, tokens, mail, aud
       await mail.request({ template: 'email-verification', email: user.email, userId: user.id });
     },
 
-    async verify(token: string, client: ClientInfo): Promise<User> {
+    /**
+     * Marks the address verified, only for the account the link was mailed to and only from one
+     * of its sessions: following a link proves the mailbox to the session that holds it, never to
+     * whoever registered the address. From another account, nothing is spent or changed.
+     */
+    async verify(viewerUserId: string, token: string, client: ClientInfo): Promise<User> {
       const { user, record } = await db.$transaction(async (tx) => {
         const claimed = await tokens.consume(tx, 'EMAIL_VERIFICATION', token);
-        const owner = claimed.userId ? await tx.user.findUnique({ where: { id: claimed.userId } }) : null;
+        if (claimed.userId !== viewerUserId) throw tokenInvalid();
+        const owner = await tx.user.findUnique({ where: { id: viewerUserId } });
         if (!owner || owner.email !== claimed.email) throw tokenInvalid();
         const user = await tx.user.update({
           where: { id: owner.id },
