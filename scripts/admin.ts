@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { pino } from 'pino';
-import { ConfigError, loadConfig, type Config } from '../src/config.ts';
+import { ConfigError, loadConfig, type Config } from '../src/config/env.ts';
 import { AppError } from '../src/errors.ts';
 import { createAdminService, type Actor } from '../src/modules/admin/admin.service.ts';
 import { createAuditService } from '../src/modules/audit/audit.service.ts';

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { DestinationStream } from 'pino';
-import type { Config } from './config.ts';
+import type { Config } from './config/env.ts';
 import { createErrorCompleter } from './graphql/errors.ts';
 import { attachWebSocketServer } from './graphql/websocket.ts';
 import { opensEventStream } from './graphql/sse.ts';

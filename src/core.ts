@@ -1,4 +1,4 @@
-import type { Config } from './config.ts';
+import type { Config } from './config/env.ts';
 import { declareQueues, startWorkers } from './jobs/workers.ts';
 import type { Clock } from './platform/clock.ts';
 import { createDb, type Db } from './platform/db.ts';

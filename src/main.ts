@@ -1,5 +1,5 @@
 import { createApp } from './app.ts';
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, loadConfig } from './config/env.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './platform/embedded-postgres.ts';
 import { createLogger } from './platform/logger.ts';
 import { applyMigrations } from './platform/migrate.ts';

@@ -1,4 +1,4 @@
-import type { Config } from './config.ts';
+import type { Config } from './config/env.ts';
 import { createAdminService } from './modules/admin/admin.service.ts';
 import { createAuditFeed } from './modules/audit/audit-feed.ts';
 import { createAuditService } from './modules/audit/audit.service.ts';

@@ -1,7 +1,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { createApp } from '../../src/app.ts';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/config/env.ts';
 
 // The app under attack: createApp as in the tests, in a process of its own started by the bench
 // (node --expose-gc), its event-loop delay and RSS measured here. A process of its own because an

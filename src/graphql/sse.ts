@@ -1,6 +1,6 @@
 import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
 import type { Plugin, YogaLogger } from 'graphql-yoga';
-import type { RealtimeLimits } from '../config.ts';
+import type { RealtimeLimits } from '../config/policies.ts';
 import type { ClientIpResolver } from '../platform/client-ip.ts';
 import type { ErrorCompleter } from './errors.ts';
 import { completedResult, refusalResponse, refusingOperationsWithoutData } from './transports/sse-refusals.ts';

@@ -6,7 +6,7 @@ import type { Context, SubscribePayload } from 'graphql-ws';
 import { useServer, type Extra } from 'graphql-ws/use/ws';
 import { map } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
-import type { Config } from '../config.ts';
+import type { Config } from '../config/env.ts';
 import { AppError } from '../errors.ts';
 import type { ClientInfo, Viewer } from '../modules/sessions/sessions.service.ts';
 import type { ClientIpResolver } from '../platform/client-ip.ts';

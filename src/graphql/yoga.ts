@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createLRUCache, createYoga } from 'graphql-yoga';
-import type { Config } from '../config.ts';
+import type { Config } from '../config/env.ts';
 import type { Db } from '../platform/db.ts';
 import type { ClientIpResolver } from '../platform/client-ip.ts';
 import type { Logger } from '../platform/logger.ts';

@@ -1,4 +1,4 @@
-import type { Config } from '../config.ts';
+import type { Config } from '../config/env.ts';
 import type { MailJob } from '../modules/mail/mail.service.ts';
 import { SEND_MAIL, SEND_MAIL_DEAD } from '../modules/mail/mail.service.ts';
 import type { Clock } from '../platform/clock.ts';

@@ -25,7 +25,7 @@ export function createClientIpResolver(trustProxy: readonly string[]): ClientIpR
   };
 }
 
-/** An address or CIDR of TRUST_PROXY, or null when the entry is neither (config.ts rejects those). */
+/** An address or CIDR of TRUST_PROXY, or null when the entry is neither (config/env.ts rejects those). */
 export function parseProxyEntry(entry: string): { address: string; prefix?: number; type: 'ipv4' | 'ipv6' } | null {
   // The prefix must be written out: "10.0.0.0/" would otherwise read as /0 and trust every address.
   const match = /^([^/]+)(?:\/(\d{1,3}))?$/.exec(entry);

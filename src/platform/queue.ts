@@ -1,5 +1,5 @@
 import { PgBoss } from 'pg-boss';
-import type { QueuePolicy } from '../config.ts';
+import type { QueuePolicy } from '../config/policies.ts';
 import type { Logger } from './logger.ts';
 
 // pg-boss on the service's own PostgreSQL (schema `pgboss`): side effects that may fail or be slow

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { createApp, type App } from '../../src/app.ts';
-import { loadConfig, type Config } from '../../src/config.ts';
+import { loadConfig, type Config } from '../../src/config/env.ts';
 import { FakeClock } from './clock.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 

@@ -1,5 +1,5 @@
 import { fastHashing, relaxedRateLimits, type TestApp } from './app.ts';
-import type { Config } from '../../src/config.ts';
+import type { Config } from '../../src/config/env.ts';
 import type { TestDatabase } from './database.ts';
 import { emailCodeIn, eventually, magicLinkTokenIn, type SendgridFake } from './sendgrid-fake.ts';
 

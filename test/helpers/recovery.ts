@@ -1,5 +1,5 @@
 import { expect, vi } from 'vitest';
-import type { Config } from '../../src/config.ts';
+import type { Config } from '../../src/config/env.ts';
 import { hashToken } from '../../src/platform/crypto.ts';
 import { fastHashing, relaxedRateLimits, type GqlResult, type TestApp } from './app.ts';
 import { linkIn, type CapturedMail } from './mail-capture.ts';

@@ -1,4 +1,4 @@
-import type { Config } from '../../src/config.ts';
+import type { Config } from '../../src/config/env.ts';
 import { hashToken } from '../../src/platform/crypto.ts';
 import type { TestDatabase } from './database.ts';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
-import { ConfigError, loadConfig } from '../../src/config.ts';
+import { ConfigError, loadConfig } from '../../src/config/env.ts';
 
 // The environment contract of API.md ("Environment"): a bad value stops the start with a message
 // that names the variable, the defaults are the documented ones, and the parsed config is frozen.

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.ts';
+import { ConfigError, loadConfig } from '../../src/config/env.ts';
 import { relaxedRateLimits, startTestApp, type TestApp } from '../helpers/app.ts';
 import { newCodeVerifier } from '../helpers/browser.ts';
 import { startGitHubStandIn, type GitHubStandIn } from '../helpers/github-stand-in.ts';

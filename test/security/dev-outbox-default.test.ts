@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig, type Config } from '../../src/config.ts';
+import { loadConfig, type Config } from '../../src/config/env.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { fastQueue, mailJobs, REQUEST_MAGIC_LINK, settledMailJobs } from '../helpers/passwordless.ts';
 import { eventually, magicLinkTokenIn } from '../helpers/sendgrid-fake.ts';

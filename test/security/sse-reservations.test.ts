@@ -1,7 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { defaultRealtimeLimits } from '../../src/config.ts';
+import { defaultRealtimeLimits } from '../../src/config/policies.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { eventually } from '../helpers/realtime.ts';
 import { subscribeSse } from '../helpers/sse.ts';

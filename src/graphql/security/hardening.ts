@@ -1,6 +1,6 @@
 import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, validate, type ValidationRule } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { defaultGraphQLLimits } from '../../config.ts';
+import { defaultGraphQLLimits } from '../../config/policies.ts';
 import { documentLimitsRule, type DocumentLimits } from './document-limits.ts';
 import { oneSensitiveFieldRule } from './sensitive-fields.ts';
 

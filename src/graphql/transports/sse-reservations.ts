@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { RealtimeLimits } from '../../config.ts';
+import type { RealtimeLimits } from '../../config/policies.ts';
 import { AppError } from '../../errors.ts';
 import { clientKey } from './connection-limits.ts';
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { generateSecret, generateSync } from 'otplib';
-import type { Config } from '../../config.ts';
+import type { Config } from '../../config/env.ts';
 import type { Clock } from '../../platform/clock.ts';
 import { hashToken, safeEqual } from '../../platform/crypto.ts';
 import type { Db } from '../../platform/db.ts';

@@ -1,4 +1,4 @@
-import type { Config } from '../../config.ts';
+import type { Config } from '../../config/env.ts';
 import type { Db } from '../../platform/db.ts';
 import type { MailService } from '../mail/mail.service.ts';
 import { link, magicLinkMail } from '../mail/templates.ts';

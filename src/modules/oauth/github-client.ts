@@ -1,5 +1,5 @@
 import * as oidc from 'openid-client';
-import type { OAuthProviderConfig } from '../../config.ts';
+import type { OAuthProviderConfig } from '../../config/env.ts';
 import { isPlainLoopbackUrl } from '../../platform/loopback.ts';
 import { describeFailure, OAuthFailure } from './oauth-errors.ts';
 import type { AttemptSecrets, ExternalIdentity, ProviderClient } from './provider-client.ts';
@@ -41,7 +41,7 @@ export function createGitHubClient(
     oidc.ClientSecretPost(provider.clientSecret),
   );
   config.timeout = timeoutSeconds;
-  // config.ts allows plain http only for endpoints on loopback (a local stand-in); https stays https.
+  // config/env.ts allows plain http only for endpoints on loopback (a local stand-in); https stays https.
   if ([endpoints.authorization, endpoints.token, endpoints.api].some(isPlainLoopbackUrl)) oidc.allowInsecureRequests(config);
 
   async function getJson<T>(accessToken: string, path: string): Promise<T> {

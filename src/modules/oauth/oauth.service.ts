@@ -1,4 +1,4 @@
-import type { Config } from '../../config.ts';
+import type { Config } from '../../config/env.ts';
 import { AppError, badInput } from '../../errors.ts';
 import type { OAuthAttempt } from '../../generated/prisma/client.ts';
 import type { Clock } from '../../platform/clock.ts';
@@ -60,7 +60,7 @@ export interface OAuthProviderInfo {
 }
 
 function createProviderClient(provider: Config['oauthProviders'][number]): ProviderClient {
-  // config.ts guarantees a client id, and an issuer for every provider but github.
+  // config/env.ts guarantees a client id, and an issuer for every provider but github.
   const clientId = provider.clientId!;
   if (provider.issuer) return createOidcClient({ ...provider, issuer: provider.issuer, clientId }, PROVIDER_TIMEOUT_SECONDS);
   return createGitHubClient({ ...provider, clientId, endpoints: provider.endpoints! }, PROVIDER_TIMEOUT_SECONDS);

@@ -1,5 +1,5 @@
 import * as oidc from 'openid-client';
-import type { OAuthProviderConfig } from '../../config.ts';
+import type { OAuthProviderConfig } from '../../config/env.ts';
 import { isPlainLoopbackUrl } from '../../platform/loopback.ts';
 import { describeFailure, OAuthFailure } from './oauth-errors.ts';
 import type { AttemptSecrets, ExternalIdentity, ProviderClient } from './provider-client.ts';
@@ -32,7 +32,7 @@ export function createOidcClient(provider: OAuthProviderConfig & { issuer: strin
     discovered ??= oidc
       .discovery(new URL(provider.issuer), provider.clientId, undefined, clientAuthentication(provider.clientSecret), {
         execute: [
-          // Plain http only for an issuer on loopback (config.ts refuses any other http issuer).
+          // Plain http only for an issuer on loopback (config/env.ts refuses any other http issuer).
           ...(isPlainLoopbackUrl(provider.issuer) ? [oidc.allowInsecureRequests] : []),
           // The spec lets a client trust TLS for an ID token from the token endpoint; we also check
           // its signature against the issuer's published keys (fetched once, cached), so neither a

@@ -1,4 +1,4 @@
-import type { PasswordPolicy } from '../../config.ts';
+import type { PasswordPolicy } from '../../config/policies.ts';
 import { badInput } from '../../errors.ts';
 
 /** Length only (NIST 800-63B): no composition rules, never trimmed or case-folded. */

@@ -1,4 +1,4 @@
-import type { Config } from '../../config.ts';
+import type { Config } from '../../config/env.ts';
 import { badInput, unauthenticated } from '../../errors.ts';
 import type { User } from '../../generated/prisma/client.ts';
 import type { Clock } from '../../platform/clock.ts';

@@ -1,4 +1,4 @@
-import type { SessionPolicy } from '../../config.ts';
+import type { SessionPolicy } from '../../config/policies.ts';
 import type { AuthMethod, RevocationReason, Session, User } from '../../generated/prisma/client.ts';
 import type { Clock } from '../../platform/clock.ts';
 import { hashToken, newToken } from '../../platform/crypto.ts';

@@ -1,0 +1,138 @@
+import type { ThrottlePolicy } from '../modules/rate-limit/throttle-rules.ts';
+
+// The policies behind the settings: their shapes and defaults. Most have no environment variable;
+// a deployment keeps the defaults, and tests adjust them through the parsed Config.
+
+export interface SessionPolicy {
+  idleTimeoutMs: number;
+  absoluteLifetimeMs: number;
+  /** lastSeenAt (and the idle expiry) is written at most this often. */
+  touchIntervalMs: number;
+}
+
+export interface PasswordPolicy {
+  minLength: number;
+  maxLength: number;
+  argon2: { memoryCost: number; timeCost: number; parallelism: number };
+  /** Hashes computed at once; the rest wait their turn so a login storm cannot starve the box. */
+  maxConcurrentHashes: number;
+}
+
+/** Failures counted per address (known or not): failed passwords throttle, they never lock. */
+export interface ThrottlePolicies {
+  /** Failed passwords: a few free, then a growing wait before the next attempt. */
+  password: ThrottlePolicy;
+  /** Wrong email codes across codes, besides the tries of each code: per hour and per day. */
+  emailCodeHourly: ThrottlePolicy;
+  emailCodeDaily: ThrottlePolicy;
+}
+
+/** Lifetimes and budgets of one-time secrets (DESIGN.md). */
+export interface TokenPolicy {
+  magicLinkTtlMs: number;
+  emailCodeTtlMs: number;
+  /** Wrong codes before a code is burned. */
+  emailCodeMaxAttempts: number;
+  passwordResetTtlMs: number;
+  emailVerificationTtlMs: number;
+  oauthCodeTtlMs: number;
+  /** From startOAuth to the callback (state, nonce, PKCE verifier). */
+  oauthAttemptTtlMs: number;
+}
+
+export interface QueuePolicy {
+  retryLimit: number;
+  retryDelaySeconds: number;
+  retryBackoff: boolean;
+  pollingIntervalSeconds: number;
+}
+
+export interface GraphQLLimits {
+  maxDepth: number;
+  maxAliases: number;
+  maxCost: number;
+  maxTokens: number;
+  /** Longer GraphQL documents are refused (413) before they are parsed. */
+  maxDocumentChars: number;
+  /** Larger request bodies are refused with 413 before they are read. */
+  maxBodyBytes: number;
+}
+
+/** Caps of the realtime transports (README "Realtime"); IPv6 addresses count by their /64. */
+export interface RealtimeLimits {
+  /** Operations open at once on one WebSocket, live subscriptions included; more get RATE_LIMITED. */
+  maxOperationsPerSocket: number;
+  /** Open WebSockets per client address; more are refused at the upgrade with HTTP 429. */
+  maxSocketsPerAddress: number;
+  /** Messages one socket may send per window; past them it is closed with 4429. */
+  maxMessagesPerWindow: number;
+  messageWindowMs: number;
+  /** How long a socket's view of its session (watched for revocations) is trusted at a subscribe. */
+  sessionRecheckMs: number;
+  /** Single-connection SSE streams, reserved or open, per client address. */
+  maxSseStreamsPerAddress: number;
+  /** Reserved, not yet opened single-connection SSE streams, all addresses together. */
+  maxSseReservations: number;
+  /** A reserved stream not opened within this is released. */
+  sseReservationTtlMs: number;
+}
+
+const DAY = 24 * 60 * 60 * 1000;
+
+export const defaultSessionPolicy: SessionPolicy = {
+  idleTimeoutMs: 7 * DAY,
+  absoluteLifetimeMs: 30 * DAY,
+  touchIntervalMs: 60 * 1000,
+};
+
+export const defaultPasswordPolicy: PasswordPolicy = {
+  minLength: 8,
+  maxLength: 256,
+  argon2: { memoryCost: 19456, timeCost: 2, parallelism: 1 },
+  maxConcurrentHashes: 2,
+};
+
+export const defaultThrottlePolicies: ThrottlePolicies = {
+  password: { windowMs: DAY, backoff: { freeFailures: 5, baseMs: 30 * 1000, maxMs: 15 * 60 * 1000 } },
+  emailCodeHourly: { windowMs: 60 * 60 * 1000, limit: 10 },
+  emailCodeDaily: { windowMs: DAY, limit: 20 },
+};
+
+export const defaultGraphQLLimits: GraphQLLimits = {
+  maxDepth: 10,
+  maxAliases: 15,
+  maxCost: 5000,
+  maxTokens: 1000,
+  maxDocumentChars: 10_000,
+  maxBodyBytes: 100 * 1024,
+};
+
+export const defaultRealtimeLimits: RealtimeLimits = {
+  maxOperationsPerSocket: 20,
+  maxSocketsPerAddress: 50,
+  maxMessagesPerWindow: 100,
+  messageWindowMs: 10_000,
+  sessionRecheckMs: 30_000,
+  maxSseStreamsPerAddress: 10,
+  maxSseReservations: 10_000,
+  sseReservationTtlMs: 30_000,
+};
+
+const MINUTE = 60 * 1000;
+
+export const defaultTokenPolicy: TokenPolicy = {
+  magicLinkTtlMs: 10 * MINUTE,
+  emailCodeTtlMs: 10 * MINUTE,
+  emailCodeMaxAttempts: 5,
+  passwordResetTtlMs: 15 * MINUTE,
+  emailVerificationTtlMs: 24 * 60 * MINUTE,
+  oauthCodeTtlMs: MINUTE,
+  oauthAttemptTtlMs: 10 * MINUTE,
+};
+
+export const defaultQueuePolicy: QueuePolicy = {
+  retryLimit: 5,
+  retryDelaySeconds: 5,
+  retryBackoff: true,
+  pollingIntervalSeconds: 2,
+};
