@@ -294,9 +294,7 @@ it('41. A token after its idle or absolute lifetime (fake clock), or after the u
     await expectDeadOnHttp(c, busy.token);
     expect(await initWith(c, busy.token)).toEqual({ code: 4403, acked: false });
 
-    // Locked: not covered here. The failed-login lockout leaves existing sessions alone and an
-    // admin lock does not exist yet (it is to revoke with USER_LOCKED).
-
+    // Locked: an admin lock revokes the sessions (USER_LOCKED), covered by the admin tests.
     // Deleted user: the sessions go with the row.
     const gone = await c.register('deleted@example.com');
     const goneWs = ws(c, gone.token);
