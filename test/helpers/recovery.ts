@@ -1,8 +1,8 @@
 import { expect, vi } from 'vitest';
 import type { Config } from '../../src/config/env.ts';
 import { hashToken } from '../../src/platform/crypto.ts';
-import { fastHashing, relaxedRateLimits, type GqlResult, type TestApp } from './app.ts';
-import { linkIn, type CapturedMail } from './mail-capture.ts';
+import { fastHashing, relaxedRateLimits, startTestApp, type GqlResult, type TestApp } from './app.ts';
+import { linkIn, startMailCapture, type CapturedMail, type MailCapture } from './mail-capture.ts';
 
 // Shared by the recovery and verification tests (test/integration/recovery.test.ts and
 // test/security/recovery.test.ts): the operations, fast mail jobs, and reading the queue and rows.
@@ -141,4 +141,27 @@ export function holdAfter<T extends object, K extends keyof T>(target: T, method
   }) as never);
   /** `reached` resolves with what the held call returned. */
   return { reached: result, release: release.open, restore: () => spy.mockRestore() };
+}
+
+/** Mail limits off too: the tests of one-time secrets ask for many links and codes per address. */
+export const unlimitedMailedSecrets = `${unlimitedRecovery};requestEmailCode=off;loginWithEmailCode=off`;
+
+/**
+ * An app that mails through a local SendGrid stand-in, with the recovery and passwordless limits
+ * off and fast mail jobs; `env` adds to (or replaces) its environment. Closes both at the end.
+ */
+export async function startMailingApp(env: Record<string, string> = {}): Promise<{ t: TestApp; mail: MailCapture; close(): Promise<void> }> {
+  const mail = await startMailCapture();
+  const t = await startTestApp({ env: { ...mail.env, RATE_LIMITS: unlimitedMailedSecrets, ...env }, configure: fastMail });
+  return {
+    t,
+    mail,
+    async close() {
+      try {
+        await t.close();
+      } finally {
+        await mail.close();
+      }
+    },
+  };
 }

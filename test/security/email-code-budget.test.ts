@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { hashToken } from '../../src/platform/crypto.ts';
-import { startTestApp, type TestApp } from '../helpers/app.ts';
+import type { TestApp } from '../helpers/app.ts';
 import { HOUR, MINUTE } from '../helpers/clock.ts';
-import { startMailCapture, type MailCapture } from '../helpers/mail-capture.ts';
+import type { MailCapture } from '../helpers/mail-capture.ts';
 import { LOGIN_WITH_EMAIL_CODE, REQUEST_EMAIL_CODE, wrongCode } from '../helpers/passwordless.ts';
-import { codeOf, expectCode, fastMail, unlimitedRecovery } from '../helpers/recovery.ts';
+import { codeOf, expectCode, startMailingApp } from '../helpers/recovery.ts';
 import { emailCodeIn } from '../helpers/sendgrid-fake.ts';
 
 // SECURITY-CHECKLIST.md item 55: "Email codes: besides 5 tries per code, failures count per
@@ -13,18 +13,11 @@ import { emailCodeIn } from '../helpers/sendgrid-fake.ts';
 
 let mail: MailCapture;
 let t: TestApp;
+let stop: () => Promise<void>;
 beforeAll(async () => {
-  mail = await startMailCapture();
-  const limits = `${unlimitedRecovery};requestEmailCode=off;loginWithEmailCode=off`;
-  t = await startTestApp({ env: { ...mail.env, RATE_LIMITS: limits }, configure: fastMail });
+  ({ t, mail, close: stop } = await startMailingApp());
 });
-afterAll(async () => {
-  try {
-    await t?.close();
-  } finally {
-    await mail.close();
-  }
-});
+afterAll(() => stop?.());
 
 async function freshCode(email: string): Promise<string> {
   const count = mail.to(email, 'email-code').length + 1;

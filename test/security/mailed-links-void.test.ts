@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../helpers/app.ts';
-import { startMailCapture, type MailCapture } from '../helpers/mail-capture.ts';
+import type { TestApp } from '../helpers/app.ts';
+import type { MailCapture } from '../helpers/mail-capture.ts';
 import { LOGIN_WITH_EMAIL_CODE, LOGIN_WITH_MAGIC_LINK, REQUEST_EMAIL_CODE, REQUEST_MAGIC_LINK } from '../helpers/passwordless.ts';
-import { CHANGE, REQUEST_RESET, RESET, expectCode, fastMail, tokenIn, unlimitedRecovery } from '../helpers/recovery.ts';
+import { CHANGE, REQUEST_RESET, RESET, expectCode, startMailingApp, tokenIn } from '../helpers/recovery.ts';
 import { emailCodeIn, magicLinkTokenIn } from '../helpers/sendgrid-fake.ts';
 
 // SECURITY-CHECKLIST.md item 56: "`changePassword`, `resetPassword` and `revokeOtherSessions`
@@ -12,18 +12,11 @@ import { emailCodeIn, magicLinkTokenIn } from '../helpers/sendgrid-fake.ts';
 const PASSWORD = 'first password 1';
 let mail: MailCapture;
 let t: TestApp;
+let stop: () => Promise<void>;
 beforeAll(async () => {
-  mail = await startMailCapture();
-  const limits = `${unlimitedRecovery};requestEmailCode=off;loginWithEmailCode=off`;
-  t = await startTestApp({ env: { ...mail.env, RATE_LIMITS: limits }, configure: fastMail });
+  ({ t, mail, close: stop } = await startMailingApp());
 });
-afterAll(async () => {
-  try {
-    await t?.close();
-  } finally {
-    await mail.close();
-  }
-});
+afterAll(() => stop?.());
 
 interface Outstanding {
   reset: string;

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { hashToken } from '../../src/platform/crypto.ts';
-import { startTestApp, type GqlResult, type TestApp } from '../helpers/app.ts';
-import { startMailCapture, type MailCapture } from '../helpers/mail-capture.ts';
+import type { GqlResult, TestApp } from '../helpers/app.ts';
+import type { MailCapture } from '../helpers/mail-capture.ts';
 import { LOGIN_WITH_EMAIL_CODE, LOGIN_WITH_MAGIC_LINK, REQUEST_EMAIL_CODE, REQUEST_MAGIC_LINK } from '../helpers/passwordless.ts';
-import { LOGIN, REQUEST_RESET, RESET, expectCode, fastMail, tokenIn, unlimitedRecovery } from '../helpers/recovery.ts';
+import { LOGIN, REQUEST_RESET, RESET, expectCode, startMailingApp, tokenIn } from '../helpers/recovery.ts';
 import { emailCodeIn, magicLinkTokenIn } from '../helpers/sendgrid-fake.ts';
 
 // SECURITY-CHECKLIST.md items 14 and 15 as the story of an attacker who tries to lock an owner
@@ -13,18 +13,11 @@ import { emailCodeIn, magicLinkTokenIn } from '../helpers/sendgrid-fake.ts';
 const PASSWORD = 'owner password 1';
 let mail: MailCapture;
 let t: TestApp;
+let stop: () => Promise<void>;
 beforeAll(async () => {
-  mail = await startMailCapture();
-  const limits = `${unlimitedRecovery};requestEmailCode=off;loginWithEmailCode=off`;
-  t = await startTestApp({ env: { ...mail.env, RATE_LIMITS: limits, TRUST_PROXY: '127.0.0.1' }, configure: fastMail });
+  ({ t, mail, close: stop } = await startMailingApp({ TRUST_PROXY: '127.0.0.1' }));
 });
-afterAll(async () => {
-  try {
-    await t?.close();
-  } finally {
-    await mail.close();
-  }
-});
+afterAll(() => stop?.());
 
 let ip = 0;
 /** A password attempt from a new client address each time (behind the trusted proxy). */

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../helpers/app.ts';
-import { startMailCapture, type MailCapture } from '../helpers/mail-capture.ts';
-import { ME, REQUEST_VERIFICATION, VERIFY, expectCode, fastMail, tokenIn, tokenRow, unlimitedRecovery } from '../helpers/recovery.ts';
+import type { TestApp } from '../helpers/app.ts';
+import type { MailCapture } from '../helpers/mail-capture.ts';
+import { ME, REQUEST_VERIFICATION, VERIFY, expectCode, startMailingApp, tokenIn, tokenRow } from '../helpers/recovery.ts';
 
 // SECURITY-CHECKLIST.md item 52: "`verifyEmail` only from a session of the account the link was
 // sent to; the address's owner following a squatter's verification link verifies nothing and
@@ -12,20 +12,11 @@ const ADMIN_ADDRESS = 'boss-52@example.com';
 
 let mail: MailCapture;
 let t: TestApp;
+let stop: () => Promise<void>;
 beforeAll(async () => {
-  mail = await startMailCapture();
-  t = await startTestApp({
-    env: { ...mail.env, RATE_LIMITS: unlimitedRecovery, ADMIN_EMAILS: `${ADMIN_ADDRESS},${OWNER}` },
-    configure: fastMail,
-  });
+  ({ t, mail, close: stop } = await startMailingApp({ ADMIN_EMAILS: `${ADMIN_ADDRESS},${OWNER}` }));
 });
-afterAll(async () => {
-  try {
-    await t?.close();
-  } finally {
-    await mail.close();
-  }
-});
+afterAll(() => stop?.());
 
 const verify = (token: string, session?: string) => t.gql(VERIFY, { input: { token } }, { token: session });
 const account = async (email: string) =>
