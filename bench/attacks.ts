@@ -51,6 +51,7 @@ try {
   const [user] = await seedUsers(db.url, 1, 1);
   const env = {
     NODE_ENV: 'production',
+    ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     LOG_LEVEL: 'info',
     REDIS_URL: redisUrl,
     METRICS_TOKEN: metricsToken,

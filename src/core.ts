@@ -2,6 +2,7 @@ import type { Config } from './config/env.ts';
 import { declareQueues, startWorkers } from './jobs/workers.ts';
 import type { Clock } from './platform/clock.ts';
 import { createDb, type Db } from './platform/db.ts';
+import { createEncryptor, developmentKey, parseKey } from './platform/encryption.ts';
 import { createEvents } from './platform/events.ts';
 import type { Logger } from './platform/logger.ts';
 import { createDevOutboxMailer } from './platform/mailer/dev-outbox.ts';
@@ -24,7 +25,11 @@ export function createCore({ config, databaseUrl, clock, log }: { config: Config
   const events = createEvents({ redisUrl: config.redisUrl, prefix: config.redisPrefix, log });
   const queue = createQueue({ databaseUrl, log, policy: config.queue });
   const mailer = createMailer(config, db, log);
-  const services = createServices({ db, clock, config, log, metrics, redis, events, queue, mailer });
+  const encryptor = createEncryptor(
+    config.encryptionKey ? parseKey(config.encryptionKey)! : developmentKey(config.dataDir),
+    config.encryptionKeysOld.map((key) => parseKey(key)!),
+  );
+  const services = createServices({ db, clock, config, log, metrics, redis, events, queue, mailer, encryptor });
 
   return {
     db,

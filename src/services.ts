@@ -22,6 +22,7 @@ import type { Clock } from './platform/clock.ts';
 import type { Db } from './platform/db.ts';
 import type { Events } from './platform/events.ts';
 import type { Logger } from './platform/logger.ts';
+import type { Encryptor } from './platform/encryption.ts';
 import type { Mailer } from './platform/mailer/mailer.ts';
 import type { Metrics } from './platform/metrics.ts';
 import type { Queue } from './platform/queue.ts';
@@ -38,6 +39,8 @@ export interface ServiceDeps {
   events: Events;
   queue: Queue;
   mailer: Mailer;
+  /** Seals the secrets kept at rest that must be read back (ENCRYPTION_KEY). */
+  encryptor: Encryptor;
 }
 
 /** Wires the feature services together; none of them knows GraphQL. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseRuleOverrides, type RateLimitRule } from '../modules/rate-limit/rate-limit-rules.ts';
 import { parseProxyEntry } from '../platform/client-ip.ts';
+import { parseKey } from '../platform/encryption.ts';
 import { isLoopbackHostname, isSecureOrLoopbackUrl } from '../platform/loopback.ts';
 
 import {
@@ -68,6 +69,12 @@ const envSchema = z.object({
   EMBEDDED_POSTGRES_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
   METRICS_TOKEN: z.string().trim().regex(/^\S*$/, 'must not contain spaces').optional(),
   DEV_OUTBOX: bool(false),
+  ENCRYPTION_KEY: z
+    .string()
+    .trim()
+    .optional()
+    .refine((v) => !v || parseKey(v) !== null, 'must be 32 bytes, base64 (e.g. openssl rand -base64 32)'),
+  ENCRYPTION_KEYS_OLD: list.pipe(z.array(z.string().refine((v) => parseKey(v) !== null, 'must be 32-byte base64 keys, comma-separated'))),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -120,6 +127,12 @@ export interface Config {
   metricsToken?: string;
   /** Mail without SendGrid is kept in the dev outbox (GET /dev/outbox): never in production, else only for a loopback PUBLIC_URL or DEV_OUTBOX=true. */
   devOutbox: boolean;
+  /**
+   * Seals secrets at rest (base64, 32 bytes); unset outside production: a key generated once
+   * under DATA_DIR. `encryptionKeysOld` still open what they sealed during a rotation.
+   */
+  encryptionKey?: string;
+  encryptionKeysOld: string[];
 }
 
 export class ConfigError extends Error {}
@@ -132,6 +145,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const e = parsed.data;
   const production = e.NODE_ENV === 'production';
+  if (production && !e.ENCRYPTION_KEY) {
+    throw new ConfigError('Invalid configuration:\n  ENCRYPTION_KEY: required in production (32 bytes, base64: openssl rand -base64 32)');
+  }
   const oauthProviders = e.OAUTH_PROVIDERS.map((id) => oauthProvider(id, env));
   const config: Config = {
     production,
@@ -167,6 +183,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     runWorkers: e.RUN_WORKERS,
     metricsToken: e.METRICS_TOKEN || undefined,
     devOutbox: !production && (e.DEV_OUTBOX || isLoopbackHostname(new URL(e.PUBLIC_URL).hostname)),
+    encryptionKey: e.ENCRYPTION_KEY || undefined,
+    encryptionKeysOld: e.ENCRYPTION_KEYS_OLD,
   };
   return deepFreeze(config);
 }

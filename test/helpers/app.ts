@@ -62,10 +62,15 @@ export const fastHashing = (config: Config): Config => ({
   password: { ...config.password, argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 } },
 });
 
+/** A fixed key, so test apps seal and open secrets without a key file under .data/. */
+export const TEST_ENCRYPTION_KEY = Buffer.alloc(32, 7).toString('base64');
+
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const db = options.db ?? (await createTestDatabase());
   const clock = options.clock ?? new FakeClock();
-  const base = loadConfig({ LOG_LEVEL: 'debug', HOST: '127.0.0.1', RATE_LIMITS: relaxedRateLimits, ...options.env });
+  const base = loadConfig({
+    LOG_LEVEL: 'debug', HOST: '127.0.0.1', RATE_LIMITS: relaxedRateLimits, ENCRYPTION_KEY: TEST_ENCRYPTION_KEY, ...options.env,
+  });
   const config = (options.configure ?? fastHashing)({ ...base });
   const logs: string[] = [];
   const secrets = new Set<string>();

@@ -10,6 +10,8 @@ import { ConfigError, loadConfig } from '../../src/config/env.ts';
 // The environment contract of API.md ("Environment"): a bad value stops the start with a message
 // that names the variable, the defaults are the documented ones, and the parsed config is frozen.
 
+/** A 32-byte key, base64, as ENCRYPTION_KEY takes it. */
+const KEY = Buffer.alloc(32, 1).toString('base64');
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 function configError(env: Record<string, string>): ConfigError {
@@ -114,10 +116,18 @@ describe('defaults (API.md Environment table)', () => {
     expect(loadConfig({ ADMIN_EMAILS: 'Root@Example.com, ops@example.com' }).adminEmails).toEqual(['root@example.com', 'ops@example.com']);
   });
 
+  it('requires ENCRYPTION_KEY in production: 32 bytes of base64, old keys likewise', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/ENCRYPTION_KEY: required in production/);
+    expect(() => loadConfig({ ENCRYPTION_KEY: Buffer.alloc(16).toString('base64') })).toThrow(/ENCRYPTION_KEY/);
+    expect(() => loadConfig({ ENCRYPTION_KEYS_OLD: `${KEY},short` })).toThrow(/ENCRYPTION_KEYS_OLD/);
+    expect(loadConfig({ ENCRYPTION_KEY: KEY, ENCRYPTION_KEYS_OLD: KEY })).toMatchObject({ encryptionKey: KEY, encryptionKeysOld: [KEY] });
+    expect(loadConfig({}).encryptionKey).toBeUndefined();
+  });
+
   it('turns GraphiQL and introspection off in production; GRAPHIQL overrides only GraphiQL', () => {
-    const prod = loadConfig({ NODE_ENV: 'production' });
+    const prod = loadConfig({ NODE_ENV: 'production', ENCRYPTION_KEY: KEY });
     expect(prod).toMatchObject({ production: true, graphiql: false, introspection: false });
-    expect(loadConfig({ NODE_ENV: 'production', GRAPHIQL: 'true' })).toMatchObject({ graphiql: true, introspection: false });
+    expect(loadConfig({ NODE_ENV: 'production', ENCRYPTION_KEY: KEY, GRAPHIQL: 'true' })).toMatchObject({ graphiql: true, introspection: false });
     expect(loadConfig({ GRAPHIQL: 'false' })).toMatchObject({ graphiql: false, introspection: true });
   });
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../src/config/env.ts';
-import { startTestApp, type TestApp } from '../helpers/app.ts';
+import { startTestApp, type TestApp, TEST_ENCRYPTION_KEY } from '../helpers/app.ts';
 import { fastQueue, mailJobs, REQUEST_MAGIC_LINK, settledMailJobs } from '../helpers/passwordless.ts';
 import { eventually, magicLinkTokenIn } from '../helpers/sendgrid-fake.ts';
 
@@ -103,7 +103,7 @@ describe('the DEV_OUTBOX setting', () => {
     for (const url of [PUBLIC, 'http://10.0.0.5:4000', 'http://0.0.0.0:4000', 'http://localhost.example.com']) expect(on({ PUBLIC_URL: url }), url).toBe(false);
     expect(on({ PUBLIC_URL: PUBLIC, DEV_OUTBOX: 'true' })).toBe(true);
     expect(on({ DEV_OUTBOX: 'false' })).toBe(true);
-    expect(on({ NODE_ENV: 'production', DEV_OUTBOX: 'true' })).toBe(false);
+    expect(on({ NODE_ENV: 'production', DEV_OUTBOX: 'true', ENCRYPTION_KEY: TEST_ENCRYPTION_KEY })).toBe(false);
     expect(() => loadConfig({ DEV_OUTBOX: 'yes' })).toThrow(/DEV_OUTBOX/);
   });
 });
