@@ -75,6 +75,12 @@ export interface RealtimeLimits {
   maxSseReservations: number;
   /** A reserved stream not opened within this is released. */
   sseReservationTtlMs: number;
+  /** Operations open at once on one single-connection SSE stream, live subscriptions included. */
+  maxOpenOperationsPerSseStream: number;
+  /** Operations one single-connection SSE stream may start over its life, refused ones included. */
+  maxOperationsPerSseStreamLifetime: number;
+  /** Open distinct-connection SSE streams (POST or GET with `Accept: text/event-stream`) per client address. */
+  maxDistinctSseStreamsPerAddress: number;
 }
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -116,6 +122,9 @@ export const defaultRealtimeLimits: RealtimeLimits = {
   maxSseStreamsPerAddress: 10,
   maxSseReservations: 10_000,
   sseReservationTtlMs: 30_000,
+  maxOpenOperationsPerSseStream: 20,
+  maxOperationsPerSseStreamLifetime: 1_000,
+  maxDistinctSseStreamsPerAddress: 10,
 };
 
 const MINUTE = 60 * 1000;

@@ -1,8 +1,8 @@
 import { GraphQLError } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
+import { map, type Plugin } from 'graphql-yoga';
 import { AppError, errorStatus } from '../errors.ts';
 import type { Logger } from '../platform/logger.ts';
-import { currentRequestId } from '../platform/request-scope.ts';
+import { currentRequestId, requestScope } from '../platform/request-scope.ts';
 import { getSchema } from './schema.ts';
 import { withoutSuggestions } from './security/hardening.ts';
 import { withSafeValueMessage } from './security/value-messages.ts';
@@ -76,18 +76,27 @@ export function createErrorCompleter(log: Logger, { hideSuggestions = false, sch
   };
 }
 
-/** Completes the errors of every HTTP result; the WebSocket transport uses the same completer. */
+/**
+ * Completes the errors of every HTTP result, each result of a stream (SSE, multipart) included;
+ * the WebSocket transport uses the same completer.
+ */
 export function useErrorExtensions(complete: ErrorCompleter): Plugin {
+  const completeOne = (r: unknown) => {
+    const errors = (r as { errors?: readonly GraphQLError[] }).errors;
+    if (!errors?.length) return r;
+    const completed = errors.map(complete);
+    return { ...(r as object), errors: completed, stringify: (sanitized: unknown) => stringifyWithStatus(sanitized, completed) };
+  };
   return {
     onResultProcess({ result, setResult }) {
-      if (Symbol.asyncIterator in (result as object)) return;
+      if (Symbol.asyncIterator in (result as object)) {
+        // Streamed results are pulled later, outside the request's scope: its id is carried along.
+        const scope = { requestId: currentRequestId() };
+        setResult(map((r: unknown) => requestScope.run(scope, () => completeOne(r)))(result as AsyncIterable<unknown>) as typeof result);
+        return;
+      }
       const results = Array.isArray(result) ? result : [result];
-      const mapped = results.map((r) => {
-        const errors = (r as { errors?: readonly GraphQLError[] }).errors;
-        if (!errors?.length) return r;
-        const completed = errors.map(complete);
-        return { ...r, errors: completed, stringify: (sanitized: unknown) => stringifyWithStatus(sanitized, completed) };
-      });
+      const mapped = results.map(completeOne);
       setResult((Array.isArray(result) ? mapped : mapped[0]) as typeof result);
     },
   };

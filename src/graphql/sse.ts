@@ -1,8 +1,10 @@
 import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
 import type { Plugin, YogaLogger } from 'graphql-yoga';
 import type { RealtimeLimits } from '../config/policies.ts';
+import { AppError } from '../errors.ts';
 import type { ClientIpResolver } from '../platform/client-ip.ts';
 import type { ErrorCompleter } from './errors.ts';
+import { clientKey, createAddressCounter } from './transports/connection-limits.ts';
 import { completedResult, refusalResponse, refusingOperationsWithoutData } from './transports/sse-refusals.ts';
 import { createStreamReservations } from './transports/sse-reservations.ts';
 import type { ServerContext } from './yoga.ts';
@@ -12,9 +14,11 @@ import type { ServerContext } from './yoga.ts';
 // single-connection mode (PUT reserves a stream, GET ?token= opens it, POSTs carrying the
 // X-GraphQL-Event-Stream-Token header run operations on it) by the graphql-sse plugin, which
 // runs every operation through yoga's envelop like the other transports. Which streams exist, who
-// holds them and for how long is decided here (transports/sse-reservations.ts), not by the plugin.
-// An operation refused before it runs is answered on its POST in API.md's error model, and every
-// streamed result's errors go through the completer HTTP and WebSocket use (transports/sse-refusals.ts).
+// holds them and for how long is decided here (transports/sse-reservations.ts), not by the plugin;
+// so are the operations a stream runs, counted before the plugin records them. Distinct-connection
+// streams are counted per client address here, before yoga runs anything. An operation refused
+// before it runs is answered on its POST in API.md's error model, and every streamed result's
+// errors go through the completer HTTP and WebSocket use (transports/sse-refusals.ts).
 
 const STREAM_TOKEN_HEADER = 'x-graphql-event-stream-token';
 
@@ -39,6 +43,10 @@ export function useServerSentEvents({ limits, clientIp, completeError }: Options
   const origins = new WeakMap<Request, ServerContext>();
   /** The requests by which the server itself releases a reservation. */
   const internal = new WeakSet<Request>();
+  /** What ends each operation counted on a stream, by the request that sent it. */
+  const running = new WeakMap<Request, () => void>();
+  const distinctStreams = createAddressCounter(limits.maxDistinctSseStreamsPerAddress);
+  const refusal = (err: unknown, Response: typeof globalThis.Response) => refusalResponse(err, { completeError, Response, logger });
 
   const tokenOf = (req: HandlerRequest) =>
     req.headers.get(STREAM_TOKEN_HEADER) ?? new URL(req.url, 'http://localhost/').searchParams.get('token');
@@ -89,7 +97,35 @@ export function useServerSentEvents({ limits, clientIp, completeError }: Options
       });
     },
     onNext: (_ctx, _req, result) => completedResult(result, completeError),
+    onComplete: (_ctx, req) => running.get((req as unknown as HandlerRequest).raw)?.(),
   });
+
+  /**
+   * Counts the operation a request sends on a single-connection stream, before the handler records
+   * its id. Returns what ends it, or nothing when the request is no operation (opening, PUT,
+   * DELETE) or one the handler refuses before recording it (no JSON, an unparsable body).
+   */
+  async function startOperation(request: Request): Promise<(() => void) | undefined> {
+    if (request.method !== 'POST' && request.method !== 'GET') return;
+    if ((request.headers.get('accept') || '*/*') === 'text/event-stream') return;
+    const token = tokenOf(request as unknown as HandlerRequest);
+    if (token === null) return;
+    reservations.check(token);
+    const id = await operationIdOf(request);
+    return id === null ? undefined : reservations.startOperation(token, id);
+  }
+
+  /** Refuses a distinct-connection stream past its address's share; counts it until the response closes. */
+  function admitDistinctStream({ request, serverContext, endResponse, fetchAPI }: Parameters<NonNullable<Plugin['onRequest']>>[0]) {
+    const origin = serverContext as unknown as Partial<ServerContext>;
+    if (!origin.res || !origin.req || !opensEventStream({ accept: request.headers.get('accept') ?? undefined }, request.method)) return;
+    const key = clientKey(clientIp(origin.req.socket.remoteAddress, request.headers.get('x-forwarded-for')));
+    if (!distinctStreams.tryAcquire(key)) {
+      const err = new AppError('RATE_LIMITED', `At most ${limits.maxDistinctSseStreamsPerAddress} event streams may be open from one address`, { retryAfter: 1 });
+      return endResponse(refusal(err, fetchAPI.Response));
+    }
+    origin.res.once('close', () => distinctStreams.release(key));
+  }
 
   return {
     ...plugin,
@@ -99,16 +135,55 @@ export function useServerSentEvents({ limits, clientIp, completeError }: Options
       return plugin.onYogaInit?.({ ...payload, yoga: refusingOperationsWithoutData(payload.yoga) });
     },
     onRequest(payload) {
-      if (!isSingleConnectionSSE(payload.request)) return;
-      origins.set(payload.request, payload.serverContext as unknown as ServerContext);
-      // The graphql-sse handler parses the query and runs the context factory (credentials) outside
-      // yoga's error handling: what they throw would otherwise be answered 500 with its stack trace.
-      return Promise.resolve(plugin.onRequest?.(payload)).catch((err: unknown) =>
-        payload.endResponse(refusalResponse(err, { completeError, Response: payload.fetchAPI.Response, logger })),
-      );
+      const { request } = payload;
+      if (!isSingleConnectionSSE(request)) return admitDistinctStream(payload);
+      origins.set(request, payload.serverContext as unknown as ServerContext);
+      return (async () => {
+        let end: (() => void) | undefined;
+        try {
+          end = await startOperation(request);
+          if (end) running.set(request, end);
+          // 202: the operation runs (until onComplete); any other answer means it never will.
+          const endResponse = (response: Response) => {
+            if (response.status !== 202) end?.();
+            payload.endResponse(response);
+          };
+          await plugin.onRequest?.({ ...payload, endResponse });
+        } catch (err) {
+          // Our own refusals, and what the graphql-sse handler throws: it parses the query and runs the
+          // context factory (credentials) outside yoga's error handling, so that would otherwise be
+          // answered 500 with its stack trace.
+          end?.();
+          payload.endResponse(refusal(err, payload.fetchAPI.Response));
+        }
+      })();
     },
     onDispose: () => reservations.clear(),
   };
+}
+
+/**
+ * The operation id graphql-sse will read from an operation request (`String(extensions.operationId ?? '')`),
+ * or null when it answers the request before reading one. An id that has no string form is refused.
+ */
+async function operationIdOf(request: Request): Promise<string | null> {
+  let extensions: unknown;
+  try {
+    if (request.method === 'GET') {
+      const raw = new URL(request.url).searchParams.get('extensions');
+      extensions = raw ? JSON.parse(raw) : undefined;
+    } else {
+      if (!request.headers.get('content-type')?.includes('application/json')) return null;
+      extensions = (JSON.parse(await request.clone().text()) as { extensions?: unknown } | null)?.extensions;
+    }
+  } catch {
+    return null;
+  }
+  try {
+    return String((extensions as { operationId?: unknown } | null | undefined)?.operationId ?? '');
+  } catch {
+    throw new AppError('BAD_USER_INPUT', 'Invalid operation id');
+  }
 }
 
 /** Whether a Node request opens an event stream (counted in the SSE gauge while it is open). */

@@ -8,9 +8,14 @@ import { clientKey } from './connection-limits.ts';
 // chose; a GET (or POST) with `Accept: text/event-stream` and the token opens it. A client address
 // holds a few streams, reserved or open; a reservation not opened in time is released through the
 // graphql-sse handler itself (`release`), so the handler's table never keeps what this one dropped.
+// Operations are counted per stream before the handler sees them: a few open at once, and a bound
+// over the stream's life, since the handler keeps the id of every operation refused after it
+// recorded it (validation, credentials) until the stream ends.
 
 /** What `randomBytes(32).toString('base64url')` looks like; anything else is not one of ours. */
 const STREAM_TOKEN = /^[A-Za-z0-9_-]{43}$/;
+/** Longer operation ids are refused: the handler may keep an id as long as the stream lives. */
+const MAX_OPERATION_ID_CHARS = 128;
 
 interface Stream {
   key: string;
@@ -18,6 +23,10 @@ interface Stream {
   /** Being released by the server: neither the client nor anyone else may open it any more. */
   releasing: boolean;
   expiry?: NodeJS.Timeout;
+  /** The operations running on the stream, one mark per POST (ids may be reused once ended). */
+  operations: Set<object>;
+  /** Operations started over the stream's life, those refused after they were counted included. */
+  started: number;
 }
 
 interface Deps {
@@ -62,7 +71,7 @@ export function createStreamReservations({ limits, release, onReleaseError }: De
       }
       if (reserved >= limits.maxSseReservations) throw rateLimited('Too many event streams reserved');
       const token = randomBytes(32).toString('base64url');
-      const stream: Stream = { key, open: false, releasing: false };
+      const stream: Stream = { key, open: false, releasing: false, operations: new Set(), started: 0 };
       stream.expiry = setTimeout(() => expire(token, stream), limits.sseReservationTtlMs);
       stream.expiry.unref();
       streams.set(token, stream);
@@ -95,6 +104,29 @@ export function createStreamReservations({ limits, release, onReleaseError }: De
       clearTimeout(stream.expiry);
       onClosed(() => forget(token, stream));
       return true;
+    },
+
+    /**
+     * Counts an operation with the id `id` on the stream of `token`, before the handler records it.
+     * BAD_USER_INPUT for an overlong id, RATE_LIMITED (nothing counted) past the stream's caps.
+     * Returns what ends it: call it once the operation is refused, answered or complete.
+     */
+    startOperation(token: string, id: string): () => void {
+      if (id.length > MAX_OPERATION_ID_CHARS) {
+        throw new AppError('BAD_USER_INPUT', `An operation id must be at most ${MAX_OPERATION_ID_CHARS} characters`);
+      }
+      const stream = streams.get(token);
+      if (!stream || stream.releasing) throw new AppError('NOT_FOUND', 'Event stream not found or expired');
+      if (stream.operations.size >= limits.maxOpenOperationsPerSseStream) {
+        throw new AppError('RATE_LIMITED', `At most ${limits.maxOpenOperationsPerSseStream} operations may be open on one event stream`, { retryAfter: 1 });
+      }
+      if (stream.started >= limits.maxOperationsPerSseStreamLifetime) {
+        throw new AppError('RATE_LIMITED', 'This event stream has run all the operations it may; open a new stream', { retryAfter: 1 });
+      }
+      stream.started++;
+      const mark = {};
+      stream.operations.add(mark);
+      return () => void stream.operations.delete(mark);
     },
 
     /** Drops every timer (the server is closing). */
