@@ -34,7 +34,8 @@ async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
   log.info({ signal }, 'shutting down');
-  const force = setTimeout(() => process.exit(1), 15_000).unref();
+  // The app drains in at most 5 s; the job queue then waits at most a few seconds for jobs in hand.
+  const force = setTimeout(() => process.exit(1), 10_000).unref();
   try {
     await app.close();
     await embedded?.stop();

@@ -105,19 +105,28 @@ export function attachWebSocketServer({ server, yoga, config, services, log, clo
   const closeForbidden = (state: { socket: { close(code: number, reason: string): void } }, reason: string) =>
     state.socket.close(4403, reason);
 
-  /**
-   * Closes the connections whose session has ended without a revocation event (expiry, a deleted
-   * user): one query for all open connections. Run by the app's sweep timer.
-   */
-  async function closeEndedSessions(): Promise<number> {
-    const open = [...authenticated];
-    const live = await services.sessions.liveIds(open.map((state) => state.viewer!.session.id));
-    const ended = open.filter((state) => !live.has(state.viewer!.session.id));
+  /** The sessions of the open authenticated sockets (checked in one query with the SSE streams'). */
+  const watchedSessionIds = () => [...authenticated].map((state) => state.viewer!.session.id);
+
+  /** Closes (4403) the sockets whose session was `checked` and is not `live` (later sockets were not checked). */
+  function closeAllBut(live: Set<string>, checked: Iterable<string>): number {
+    const wasChecked = new Set(checked);
+    const ended = [...authenticated].filter((state) => wasChecked.has(state.viewer!.session.id) && !live.has(state.viewer!.session.id));
     for (const state of ended) {
+      if (state.session) state.session.revoked = true;
       authenticated.delete(state);
       closeForbidden(state, 'Session ended');
     }
     return ended.length;
+  }
+
+  /**
+   * Closes the connections whose session has ended without a revocation event (expiry, a deleted
+   * user, a revocation published while Redis was away): one query for all open connections.
+   */
+  async function closeEndedSessions(): Promise<number> {
+    const checked = watchedSessionIds();
+    return closeAllBut(await services.sessions.liveIds(checked), checked);
   }
 
   /** Closes the socket (4403) right after its own session is revoked, on whichever instance. */
@@ -256,6 +265,8 @@ export function attachWebSocketServer({ server, yoga, config, services, log, clo
   return {
     wss,
     closeEndedSessions,
+    watchedSessionIds,
+    closeAllBut,
     async close() {
       server.off('upgrade', onUpgrade);
       for (const client of wss.clients) client.close(1001, 'Going away');

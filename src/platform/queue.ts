@@ -22,9 +22,19 @@ export interface Queue {
 }
 
 export function createQueue({ databaseUrl, log, policy }: { databaseUrl: string; log: Logger; policy: QueuePolicy }): Queue {
-  const boss = new PgBoss({ connectionString: databaseUrl, useListenNotify: true, max: 4 });
+  // Missed heartbeats and expiries are found by the supervisor's pass (60 s by default): run it
+  // often, so a dead worker's jobs are retried within seconds.
+  const boss = new PgBoss({
+    connectionString: databaseUrl,
+    useListenNotify: true,
+    max: 4,
+    superviseIntervalSeconds: policy.superviseIntervalSeconds,
+    monitorIntervalSeconds: policy.superviseIntervalSeconds,
+  });
   boss.on('error', (err: Error) => log.error({ err: { message: err.message } }, 'queue error'));
   let started: Promise<unknown> | undefined;
+  /** Heartbeat and expiry by queue, also set on each job: a queue created before them keeps its old options. */
+  const liveness = new Map<string, { heartbeatSeconds: number; expireInSeconds: number }>();
 
   return {
     async start() {
@@ -33,7 +43,9 @@ export function createQueue({ databaseUrl, log, policy }: { databaseUrl: string;
     },
     async declare(name, options = {}) {
       const p = { ...policy, ...options.policy };
+      liveness.set(name, { heartbeatSeconds: p.heartbeatSeconds, expireInSeconds: p.expireInSeconds });
       await boss.createQueue(name, {
+        ...liveness.get(name),
         retryLimit: p.retryLimit,
         retryDelay: p.retryDelaySeconds,
         retryBackoff: p.retryBackoff,
@@ -42,7 +54,7 @@ export function createQueue({ databaseUrl, log, policy }: { databaseUrl: string;
       });
     },
     async send(name, data) {
-      const id = await boss.send(name, data);
+      const id = await boss.send(name, data, liveness.get(name) ?? {});
       if (!id) throw new Error(`queue ${name} refused the job`);
       return id;
     },

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../../config/env.ts';
+import type { TokenPolicy } from '../../config/policies.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Db } from '../../platform/db.ts';
 import type { Logger } from '../../platform/logger.ts';
@@ -13,7 +14,9 @@ import type { RenderedMail } from './templates.ts';
 // address has an account (no enumeration by content or by time). The worker composes the mail at
 // send time — issuing the one-time secret it carries, so no secret waits in the queue or the
 // database — and sends it. Sending is idempotent per mail (the job id); failures are retried with
-// backoff and end in a dead-letter queue.
+// backoff and end in a dead-letter queue. A mail whose secret would already have expired had it
+// been issued at the request (a job stranded by a dead worker, a long outage) is dropped: a late
+// link only confuses, and the user has asked again meanwhile.
 
 export const SEND_MAIL = 'send-mail';
 export const SEND_MAIL_DEAD = 'send-mail-dead';
@@ -29,6 +32,27 @@ export interface MailRequest {
 /** A queued mail: the request plus its id, which survives retries and the dead-letter queue. */
 export interface MailJob extends MailRequest {
   mailId: string;
+  /**
+   * When the mail was asked for (ISO), by the wall clock like the queue's own timing (the process
+   * that queues and the one that sends may run different clocks in tests); absent on older jobs.
+   */
+  requestedAt?: string;
+}
+
+/** How long after its request a mail is still worth sending: the life of the secret it carries. */
+export function sendableForMs(template: MailTemplate, tokens: TokenPolicy): number | null {
+  switch (template) {
+    case 'magic-link':
+      return tokens.magicLinkTtlMs;
+    case 'email-code':
+      return tokens.emailCodeTtlMs;
+    case 'password-reset':
+      return tokens.passwordResetTtlMs;
+    case 'email-verification':
+      return tokens.emailVerificationTtlMs;
+    case 'password-changed':
+      return null; // a notice, never stale
+  }
 }
 
 /** Builds one mail at send time; null when there is nothing to send (e.g. an unknown address). */
@@ -39,7 +63,7 @@ interface Deps {
   clock: Clock;
   queue: Queue;
   mailer: Mailer;
-  config: Pick<Config, 'mailFrom'>;
+  config: Pick<Config, 'mailFrom' | 'tokens'>;
   metrics: Metrics;
   log: Logger;
 }
@@ -54,13 +78,19 @@ export function createMailService({ db, clock, queue, mailer, config, metrics, l
 
     /** Queues a mail; the caller has already applied its limits. */
     async request(request: MailRequest): Promise<void> {
-      await queue.send(SEND_MAIL, { ...request, mailId: randomUUID() } satisfies MailJob);
+      await queue.send(SEND_MAIL, { ...request, mailId: randomUUID(), requestedAt: new Date().toISOString() } satisfies MailJob);
     },
 
     /** The worker: composes and sends the mail of job `mailId` unless it was sent already. */
-    async deliver({ mailId, ...request }: MailJob): Promise<void> {
+    async deliver({ mailId, requestedAt, ...request }: MailJob): Promise<void> {
       const previous = await db.mail.findUnique({ where: { id: mailId }, select: { status: true } });
       if (previous?.status === 'SENT') return;
+      const sendableFor = sendableForMs(request.template, config.tokens);
+      if (requestedAt && sendableFor !== null && Date.now() - Date.parse(requestedAt) >= sendableFor) {
+        metrics.mailSent.inc({ template: request.template, result: 'expired' });
+        log.warn({ mailId, template: request.template, requestedAt }, 'mail dropped: its secret would have expired before it arrived');
+        return;
+      }
       const composer = composers.get(request.template);
       if (!composer) throw new Error(`no composer for mail template ${request.template}`);
       const composed = await composer(request);

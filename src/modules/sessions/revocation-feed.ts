@@ -18,16 +18,27 @@ export function createRevocationFeed({ events, metrics, sessions }: Deps) {
   /** Open feeds by subscriber session, so a session that ends without an event ends its feeds too. */
   const open = new Map<() => void, string>();
   return {
-    /** Ends the feeds whose session has expired or disappeared (an SSE stream then completes). */
-    async endExpired(): Promise<number> {
-      const live = await sessions.liveIds([...new Set(open.values())]);
+    /** The sessions whose feeds are open (to be checked in one query with the WebSockets'). */
+    watchedSessionIds(): string[] {
+      return [...new Set(open.values())];
+    },
+
+    /** Ends the feeds whose session was `checked` and is not `live` (an SSE stream then completes). */
+    endAllBut(live: Set<string>, checked: Iterable<string>): number {
+      const wasChecked = new Set(checked);
       let ended = 0;
       for (const [stop, sessionId] of open) {
-        if (live.has(sessionId)) continue;
+        if (live.has(sessionId) || !wasChecked.has(sessionId)) continue;
         stop();
         ended++;
       }
       return ended;
+    },
+
+    /** Ends the feeds whose session has expired or disappeared. */
+    async endExpired(): Promise<number> {
+      const checked = [...new Set(open.values())];
+      return this.endAllBut(await sessions.liveIds(checked), checked);
     },
 
     revocationsFor(viewer: Viewer): AsyncIterableIterator<SessionRevokedEvent> {

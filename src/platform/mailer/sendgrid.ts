@@ -2,6 +2,13 @@ import sendgridClient from '@sendgrid/client';
 import sendgridMail from '@sendgrid/mail';
 import type { Mailer } from './mailer.ts';
 
+/**
+ * Longer than SendGrid's own handling of a request: a mail the provider accepted but answered late
+ * must not be taken for a failure and sent again. Jobs stay active far longer (queue expiry), and a
+ * live worker's heartbeats keep them its own meanwhile.
+ */
+export const SENDGRID_TIMEOUT_MS = 60_000;
+
 const { Client } = sendgridClient as unknown as { Client: new () => typeof sendgridClient };
 const { MailService } = sendgridMail as unknown as { MailService: new () => typeof sendgridMail };
 
@@ -13,7 +20,7 @@ export function createSendgridMailer({ apiKey, apiUrl }: { apiKey: string; apiUr
   client.setDefaultRequest('baseUrl', apiUrl);
   const service = new MailService();
   service.setClient(client);
-  service.setTimeout(10_000);
+  service.setTimeout(SENDGRID_TIMEOUT_MS);
   return {
     name: 'sendgrid',
     async send(mail) {
@@ -23,6 +30,8 @@ export function createSendgridMailer({ apiKey, apiUrl }: { apiKey: string; apiUr
         subject: mail.subject,
         text: mail.text,
         html: mail.html,
+        // The mail id travels with the mail (and back in SendGrid's event webhook): a copy sent twice
+        // (a worker killed between SendGrid's answer and our record of it) can be told apart.
         customArgs: { mailId: mail.id, template: mail.template },
         trackingSettings: { clickTracking: { enable: false, enableText: false } },
       });
