@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
-# Portcullis: a multi-stage image on Node 24 slim, running as an unprivileged user. Pending
-# migrations are applied at every start (src/main.ts), under an advisory lock, so several replicas
-# may start at once.
+# Portcullis: a multi-stage image on Node 24 slim, running as an unprivileged user (uid/gid 10001,
+# the chart's securityContext) on a read-only root filesystem: only DATA_DIR (/data) and /tmp are
+# written, both volumes. Pending migrations are applied at every start (src/main.ts), under an
+# advisory lock, so several replicas may start at once; the chart also runs them in a Job first.
 
 FROM node:24-slim AS build
 WORKDIR /app
@@ -18,6 +19,11 @@ ENV NODE_ENV=production \
     PORT=4000 \
     DATA_DIR=/data
 WORKDIR /app
+# tini as PID 1: it forwards SIGTERM to node (its only child) and reaps zombies. npm is never in
+# the way of a signal: the commands below run node directly.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 portcullis \
  && useradd --system --uid 10001 --gid portcullis --home-dir /app --shell /usr/sbin/nologin portcullis \
  && mkdir -p /data && chown portcullis:portcullis /data
@@ -27,12 +33,13 @@ COPY --from=build /app/prisma ./prisma
 # The admin bootstrap (`npm run admin -- create …`) and the Node version guard it runs first.
 COPY scripts/admin.ts scripts/preflight.mjs ./scripts/
 COPY package.json prisma.config.ts schema.graphql ./
-USER portcullis
+USER 10001:10001
 EXPOSE 4000
-VOLUME ["/data"]
+VOLUME ["/data", "/tmp"]
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 4000) + '/health').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# Node is PID 1 and handles SIGTERM itself: it stops accepting, drains and closes. The job
-# workers run in the same process; `npm run worker` (with RUN_WORKERS=false on the API replicas)
-# runs them in a container of their own.
+# Node handles SIGTERM itself: it stops accepting, drains (5 s) and closes, exiting within 15 s.
+# The job workers run in the same process unless RUN_WORKERS=false; the worker container runs
+# `node src/worker.ts` (what `npm run worker` runs, without npm).
+ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "src/main.ts"]
