@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { DestinationStream } from 'pino';
 import type { Config } from './config/env.ts';
 import { createErrorCompleter } from './graphql/errors.ts';
@@ -12,6 +12,7 @@ import { createCore } from './core.ts';
 import { pingDb } from './platform/db.ts';
 import { serveDevOutbox } from './modules/mail/dev-outbox.route.ts';
 import { serveOAuthCallback } from './modules/oauth/oauth.routes.ts';
+import { serveWellKnown } from './modules/access-tokens/access-tokens.routes.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
 import { pingRedis } from './platform/redis.ts';
 import { requestIdFrom, requestScope } from './platform/request-scope.ts';
@@ -56,15 +57,22 @@ export function createApp({ config, databaseUrl, clock = systemClock, log: given
     checks: { database: () => pingDb(db), ...(redis && { redis: () => pingRedis(redis) }) },
   };
 
+  // Draining: from the signal on, every new request (on a kept-alive connection; the listener is
+  // closed) is refused before it runs, /ready included, and the handlers in flight finish first.
+  let stopping = false;
+  const inFlight = new Set<ServerResponse>();
   const server = createServer((req, res) => {
     const requestId = requestIdFrom(req.headers['x-request-id']);
     res.setHeader('X-Request-Id', requestId);
+    if (stopping) return refuseWhileStopping(req.url ?? '/', res, requestId);
     requestScope.run({ requestId }, async () => {
       try {
         const path = (req.url ?? '/').split('?')[0]!;
+        if (!opensEventStream(req.headers, req.method)) trackUntilClosed(inFlight, res);
         if (await serveProbe(req, res, path, probes)) return;
         if (await serveMetrics(req, res, path, { registry: metrics.registry, token: config.metricsToken, production: config.production })) return;
         if (await serveOAuthCallback(req, res, path, services.oauth, clientIp)) return;
+        if (await serveWellKnown(req, res, path, services.accessTokens)) return;
         if (path === '/dev/outbox' && req.method === 'GET' && config.devOutbox) return await serveDevOutbox(req, res, services.mail);
         if (refuseOversizedBody(req, res, config.graphqlLimits.maxBodyBytes, requestId)) return;
         if (refuseNonJsonBody(req, res, requestId)) return;
@@ -82,8 +90,18 @@ export function createApp({ config, databaseUrl, clock = systemClock, log: given
   });
 
   const websocket = attachWebSocketServer({ server, yoga, config, services, log, clock, clientIp, completeError, events, metrics });
-  const closeEndedSessions = async () =>
-    (await websocket.closeEndedSessions()) + (await services.revocationFeed.endExpired());
+  /** One query for every watched session, WebSockets and SSE streams alike. */
+  const closeEndedSessions = async () => {
+    const checked = [...websocket.watchedSessionIds(), ...services.revocationFeed.watchedSessionIds()];
+    const live = await services.sessions.liveIds([...new Set(checked)]);
+    return websocket.closeAllBut(live, checked) + services.revocationFeed.endAllBut(live, checked);
+  };
+  // Revocations published while Redis was away reached no one: re-check as soon as it is back.
+  const stopRecheckOnReconnect = events.onReconnected(() => {
+    void closeEndedSessions()
+      .then((closed) => log.info({ closed }, 'redis back: watched sessions re-checked'))
+      .catch((err) => log.warn({ err }, 'session re-check failed'));
+  });
   const sweep = setInterval(() => void closeEndedSessions().catch((err) => log.warn({ err }, 'session sweep failed')), SWEEP_INTERVAL_MS);
   sweep.unref();
 
@@ -105,16 +123,47 @@ export function createApp({ config, databaseUrl, clock = systemClock, log: given
       });
     },
     async close() {
-      // Stop accepting, let in-flight requests finish, then release the pool and Redis.
+      // Refuse new requests, let those in flight finish (their connections close after the answer),
+      // then cut what is left (idle connections, SSE streams) and release the pool and Redis.
+      stopping = true;
       clearInterval(sweep);
-      await websocket.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        // Connections still open after the drain period (streams, stalled clients) are cut.
-        setTimeout(() => server.closeAllConnections(), DRAIN_MS).unref();
-      });
+      stopRecheckOnReconnect();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+      await Promise.all([websocket.close(), settled(inFlight, DRAIN_MS)]);
+      server.closeAllConnections();
+      await closed;
       await core.close();
     },
   };
+}
+
+/**
+ * Answers a request that arrived after the shutdown began, before anything of it runs: 503, and the
+ * connection closes after it. Probes get their own shape; the rest the error envelope (retry).
+ */
+function refuseWhileStopping(url: string, res: ServerResponse, requestId: string): void {
+  const path = url.split('?')[0];
+  // Liveness stays true while draining (the process is fine, it is leaving); readiness does not.
+  if (path === '/health') {
+    res.writeHead(200, { 'content-type': 'application/json', connection: 'close' });
+    res.end(JSON.stringify({ status: 'ok' }));
+    return;
+  }
+  const error = { message: 'The server is shutting down; retry.', extensions: { code: 'INTERNAL_SERVER_ERROR', requestId, http: { status: 503 }, retryAfter: 1 } };
+  const body = JSON.stringify(path === '/ready' ? { status: 'stopping' } : { errors: [error] });
+  res.writeHead(503, { 'content-type': 'application/json', connection: 'close', 'retry-after': '1' });
+  res.end(body);
+}
+
+function trackUntilClosed(inFlight: Set<ServerResponse>, res: ServerResponse): void {
+  inFlight.add(res);
+  res.once('close', () => inFlight.delete(res));
+}
+
+/** Resolves once every response in `inFlight` has closed, or after `ms`. */
+async function settled(inFlight: Set<ServerResponse>, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (inFlight.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
 }

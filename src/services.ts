@@ -1,7 +1,9 @@
 import type { Config } from './config/env.ts';
+import { createAccessTokensService } from './modules/access-tokens/access-tokens.service.ts';
+import { createSigningKeys } from './modules/access-tokens/signing-keys.ts';
 import { createAdminService } from './modules/admin/admin.service.ts';
 import { createAuditFeed } from './modules/audit/audit-feed.ts';
-import { createAuditService } from './modules/audit/audit.service.ts';
+import { createAuditService, type AuditSubscriber } from './modules/audit/audit.service.ts';
 import { createEmailCodeService } from './modules/email-code/email-code.service.ts';
 import { createMagicLinkService } from './modules/magic-link/magic-link.service.ts';
 import { createMailService } from './modules/mail/mail.service.ts';
@@ -18,6 +20,7 @@ import { createSignIn } from './modules/sessions/sign-in.ts';
 import { createOneTimeTokens } from './modules/tokens/one-time-tokens.ts';
 import { createUsersService } from './modules/users/users.service.ts';
 import { createVerificationService } from './modules/verification/verification.service.ts';
+import { createWebhooksService } from './modules/webhooks/webhooks.service.ts';
 import type { Clock } from './platform/clock.ts';
 import type { Db } from './platform/db.ts';
 import type { Events } from './platform/events.ts';
@@ -44,10 +47,20 @@ export interface ServiceDeps {
 }
 
 /** Wires the feature services together; none of them knows GraphQL. */
-export function createServices({ db, clock, config, log, metrics, redis, events, queue, mailer }: ServiceDeps) {
+export function createServices({ db, clock, config, log, metrics, redis, events, queue, mailer, encryptor }: ServiceDeps) {
   const hasher = createPasswordHasher(config.password);
   // Every committed audit event goes to the admins' live feed on every instance.
-  const audit = createAuditService({ db, clock, onRecorded: (event) => events.publishAuditEvent(event) });
+  // The webhook outbox writes its deliveries in the audited transaction and sends them once announced.
+  const inTransaction: AuditSubscriber[] = [];
+  const audit = createAuditService({
+    db, clock, inTransaction,
+    onRecorded: (event) => {
+      events.publishAuditEvent(event);
+      webhooks.announced(event);
+    },
+  });
+  const webhooks = createWebhooksService({ db, clock, config, log, audit, encryptor, queue, registry: metrics.registry });
+  inTransaction.push(webhooks.outbox);
   const tokens = createOneTimeTokens({ db, clock });
   // Every revocation, whatever its path, is announced to subscribers on every instance.
   const onRevoked = (revocations: SessionRevocation[]) => {
@@ -77,9 +90,11 @@ export function createServices({ db, clock, config, log, metrics, redis, events,
   const oauth = createOAuthService({ db, clock, config, log, metrics, tokens, users, sessions, audit, signIn, throttle });
   const admin = createAdminService({ db, clock, users, sessions, audit, throttle });
   const auditFeed = createAuditFeed({ db, clock, events });
+  const signingKeys = createSigningKeys({ db, clock, encryptor, log, tokenTtlMs: config.accessTokens.ttlMs });
+  const accessTokens = createAccessTokensService({ clock, policy: config.accessTokens, publicUrl: config.publicUrl, signingKeys });
   return {
     hasher, audit, tokens, sessions, throttle, users, password, rateLimits, revocationFeed, mail, magicLink, emailCode, recovery,
-    verification, oauth, admin, auditFeed,
+    verification, oauth, admin, auditFeed, accessTokens, webhooks,
   };
 }
 

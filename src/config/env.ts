@@ -8,7 +8,9 @@ import {
   defaultGraphQLLimits, defaultPasswordPolicy, defaultQueuePolicy, defaultRealtimeLimits, defaultSessionPolicy,
   defaultThrottlePolicies, defaultTokenPolicy, type GraphQLLimits, type PasswordPolicy, type QueuePolicy,
   type RealtimeLimits, type SessionPolicy, type ThrottlePolicies, type TokenPolicy,
+  defaultWebhookPolicy, type WebhookPolicy,
 } from './policies.ts';
+import { defaultAccessTokenPolicy, type AccessTokenPolicy } from './policies.ts';
 
 // One schema for the whole environment (API.md "Environment"). Parsed once at start; a bad value
 // stops the start with a message that names the variable.
@@ -75,6 +77,8 @@ const envSchema = z.object({
     .optional()
     .refine((v) => !v || parseKey(v) !== null, 'must be 32 bytes, base64 (e.g. openssl rand -base64 32)'),
   ENCRYPTION_KEYS_OLD: list.pipe(z.array(z.string().refine((v) => parseKey(v) !== null, 'must be 32-byte base64 keys, comma-separated'))),
+  ACCESS_TOKEN_TTL: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(10).max(86_400).default(defaultAccessTokenPolicy.ttlMs / 1000)),
+  WEBHOOK_ALLOW_PRIVATE: bool(false).optional(),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -133,6 +137,11 @@ export interface Config {
    */
   encryptionKey?: string;
   encryptionKeysOld: string[];
+  /** Access tokens for other services (ACCESS_TOKEN_TTL). */
+  accessTokens: AccessTokenPolicy;
+  /** Webhook URLs may point at loopback and private addresses (WEBHOOK_ALLOW_PRIVATE; default: outside production only). */
+  webhookAllowPrivate: boolean;
+  webhooks: WebhookPolicy;
 }
 
 export class ConfigError extends Error {}
@@ -185,6 +194,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     devOutbox: !production && (e.DEV_OUTBOX || isLoopbackHostname(new URL(e.PUBLIC_URL).hostname)),
     encryptionKey: e.ENCRYPTION_KEY || undefined,
     encryptionKeysOld: e.ENCRYPTION_KEYS_OLD,
+    accessTokens: { ttlMs: e.ACCESS_TOKEN_TTL * 1000 },
+    webhookAllowPrivate: e.WEBHOOK_ALLOW_PRIVATE ?? !production,
+    webhooks: { ...defaultWebhookPolicy, retryDelaysMs: [...defaultWebhookPolicy.retryDelaysMs] },
   };
   return deepFreeze(config);
 }

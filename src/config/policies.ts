@@ -45,6 +45,12 @@ export interface QueuePolicy {
   retryDelaySeconds: number;
   retryBackoff: boolean;
   pollingIntervalSeconds: number;
+  /** A job whose worker sends no heartbeat for this long (it died) is failed and retried (at least 10). */
+  heartbeatSeconds: number;
+  /** The most a job may stay active, heartbeats or not, before it is failed and retried. */
+  expireInSeconds: number;
+  /** How often missed heartbeats and expiries are looked for. */
+  superviseIntervalSeconds: number;
 }
 
 export interface GraphQLLimits {
@@ -144,4 +150,47 @@ export const defaultQueuePolicy: QueuePolicy = {
   retryDelaySeconds: 5,
   retryBackoff: true,
   pollingIntervalSeconds: 2,
+  heartbeatSeconds: 10,
+  expireInSeconds: 15 * 60,
+  superviseIntervalSeconds: 2,
 };
+
+/** Webhook delivery (API.md "Webhooks"); tests shorten the waits. */
+export interface WebhookPolicy {
+  /** Wait before each retry, after the first, second… failed attempt. */
+  retryDelaysMs: number[];
+  /** Past those, a retry this often until `giveUpAfterMs` from the event. */
+  repeatEveryMs: number;
+  giveUpAfterMs: number;
+  /** A webhook failing for this long without a success is disabled. */
+  disableAfterMs: number;
+  /** One request, connection to last byte read. */
+  timeoutMs: number;
+  /** Response bytes read at most (the rest is dropped). */
+  maxResponseBytes: number;
+  /** A claimed delivery not settled within this (its worker died) is sent again. */
+  claimMs: number;
+  /** Delivery workers per process (each takes two jobs at once). */
+  workers: number;
+}
+
+const HOUR = 60 * MINUTE;
+
+export const defaultWebhookPolicy: WebhookPolicy = {
+  retryDelaysMs: [5_000, 30_000, 2 * MINUTE, 10 * MINUTE, HOUR],
+  repeatEveryMs: 3 * HOUR,
+  giveUpAfterMs: DAY,
+  disableAfterMs: 3 * DAY,
+  timeoutMs: 10_000,
+  maxResponseBytes: 4096,
+  claimMs: 60_000,
+  workers: 4,
+};
+
+/** Access tokens (JWT) for other services (README "Access tokens"). */
+export interface AccessTokenPolicy {
+  /** ACCESS_TOKEN_TTL: how long a token lives; a revoked session's tokens still work this long. */
+  ttlMs: number;
+}
+
+export const defaultAccessTokenPolicy: AccessTokenPolicy = { ttlMs: 300_000 };

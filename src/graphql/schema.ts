@@ -13,6 +13,8 @@ import '../modules/verification/verification.schema.ts';
 import '../modules/oauth/oauth.schema.ts';
 import '../modules/admin/admin.schema.ts';
 import '../modules/audit/audit.schema.ts';
+import '../modules/webhooks/webhooks.schema.ts';
+import '../modules/access-tokens/access-tokens.schema.ts';
 
 let schema: GraphQLSchema | undefined;
 

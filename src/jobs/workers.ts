@@ -1,4 +1,5 @@
 import type { Config } from '../config/env.ts';
+import { declareWebhookQueues, startWebhookWorkers } from './deliver-webhook.ts';
 import type { MailJob } from '../modules/mail/mail.service.ts';
 import { SEND_MAIL, SEND_MAIL_DEAD } from '../modules/mail/mail.service.ts';
 import type { Clock } from '../platform/clock.ts';
@@ -14,6 +15,7 @@ export async function declareQueues(queue: Queue): Promise<void> {
   await queue.declare(SEND_MAIL_DEAD, { policy: { retryLimit: 0 } });
   await queue.declare(SEND_MAIL, { deadLetter: SEND_MAIL_DEAD });
   await queue.declare(CLEANUP, { policy: { retryLimit: 1 } });
+  await declareWebhookQueues(queue);
 }
 
 /** The workers: mail delivery, its dead letters, and the daily cleanup. */
@@ -32,6 +34,7 @@ export async function startWorkers({ queue, services, db, clock, log }: {
     log.info(removed, 'cleanup done');
   });
   await queue.schedule(CLEANUP, '17 3 * * *'); // daily, off the hour
+  await startWebhookWorkers(queue, services);
 }
 
 /** Failure counts are kept at most this long (the longest throttle window). */

@@ -37,12 +37,19 @@ interface Deps {
   clock: Clock;
   /** Told of every recorded event once it is committed (the live admin feed). */
   onRecorded?: (event: AuditRecord) => void;
+  /**
+   * Run with each record right after it is written, in its transaction (the webhook outbox): what
+   * they write commits or rolls back with the event. Filled by the composition root.
+   */
+  inTransaction?: ReadonlyArray<AuditSubscriber>;
 }
+
+export type AuditSubscriber = (record: AuditRecord, tx: Tx) => Promise<void>;
 
 const TYPE_MAX = 100;
 const USER_AGENT_MAX = 512;
 
-export function createAuditService({ db, clock, onRecorded }: Deps) {
+export function createAuditService({ db, clock, onRecorded, inTransaction = [] }: Deps) {
   // Events recorded in a transaction wait here until it has committed. Announcing any one of them
   // announces every event of its transaction, in the order they were written: a helper that
   // records inside a caller's transaction (a revocation, an account creation) is heard as soon as
@@ -76,6 +83,7 @@ export function createAuditService({ db, clock, onRecorded }: Deps) {
           createdAt,
         },
       });
+      for (const subscriber of inTransaction) await subscriber(record, tx ?? db);
       if (!tx) {
         onRecorded?.(record);
         return record;

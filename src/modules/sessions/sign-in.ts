@@ -22,7 +22,7 @@ export function createSignIn({ db, sessions, audit, metrics }: { db: Db; session
       const outcome = await db.$transaction(async (tx) => {
         const user = await claim(tx, (task) => committed.push(task));
         const { token, session } = await sessions.issue(tx, user.id, method, client);
-        const record = await audit.record({ type: 'login.succeeded', userId: user.id, client, data: { method } }, tx);
+        const record = await audit.record({ type: 'login.succeeded', userId: user.id, client, data: { method, sessionId: session.id } }, tx);
         return { result: { token, user, session }, record };
       });
       for (const task of committed) task();
