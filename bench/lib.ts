@@ -1,10 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import pg from 'pg';
+import { freePort } from '../scripts/free-port.ts';
 import { hashToken, newToken } from '../src/platform/crypto.ts';
 import { applyMigrations } from '../src/platform/migrate.ts';
+
+export { freePort };
 
 // Shared pieces of the benchmarks: a scratch database, service processes, users made directly in
 // the database (no argon2: that is not what these benchmarks measure), percentiles.
@@ -75,15 +77,6 @@ export async function seedUsers(databaseUrl: string, count: number, sessionsEach
   return users;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export interface ServiceProcess {
   url: string;
