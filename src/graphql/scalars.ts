@@ -19,10 +19,12 @@ function parseDate(value: unknown): Date {
 
 export const Role = builder.enumType('Role', { values: ['USER', 'ADMIN'] as const });
 export const AuthMethod = builder.enumType('AuthMethod', {
-  values: ['PASSWORD', 'MAGIC_LINK', 'EMAIL_CODE', 'OAUTH'] as const,
+  values: ['PASSWORD', 'MAGIC_LINK', 'EMAIL_CODE', 'OAUTH', 'PASSKEY'] as const,
 });
 export const RevocationReason = builder.enumType('RevocationReason', {
   values: [
     'LOGOUT', 'REVOKED_BY_USER', 'REVOKED_BY_ADMIN', 'PASSWORD_CHANGED', 'PASSWORD_RESET', 'USER_LOCKED', 'USER_DELETED',
+    'SECOND_FACTOR_FAILED', 'SECOND_FACTOR_CHANGED',
   ] as const,
 });
+export const SecondFactor = builder.enumType('SecondFactor', { values: ['TOTP', 'RECOVERY_CODE', 'PASSKEY'] as const });

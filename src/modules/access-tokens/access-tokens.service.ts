@@ -27,6 +27,8 @@ const amrOfMethod: Record<AuthMethod, string> = {
   MAGIC_LINK: 'email',
   EMAIL_CODE: 'email',
   OAUTH: 'fed',
+  // A user-verified passkey: possession of a hardware-bound key plus the device's PIN or biometric.
+  PASSKEY: 'hwk',
 };
 
 /**
