@@ -12,7 +12,7 @@ import { ConfigError, loadConfig, type Config } from '../src/config/env.ts';
 import { AppError } from '../src/errors.ts';
 import { createAdminService, type Actor } from '../src/modules/admin/admin.service.ts';
 import { createAuditService } from '../src/modules/audit/audit.service.ts';
-import { createPasswordHasher } from '../src/modules/password/password-hasher.ts';
+import { createPasswordHasher } from '../src/modules/auth/strategies/password/password-hasher.ts';
 import { createSessionsService } from '../src/modules/sessions/sessions.service.ts';
 import { createOneTimeTokens } from '../src/modules/tokens/one-time-tokens.ts';
 import { createThrottle } from '../src/modules/rate-limit/throttle.ts';

@@ -11,7 +11,7 @@ import { systemClock, type Clock } from './platform/clock.ts';
 import { createCore } from './core.ts';
 import { pingDb } from './platform/db.ts';
 import { serveDevOutbox } from './modules/mail/dev-outbox.route.ts';
-import { serveOAuthCallback } from './modules/oauth/oauth.routes.ts';
+import { serveOAuthCallback } from './modules/auth/strategies/oauth/oauth.routes.ts';
 import { serveWellKnown } from './modules/access-tokens/access-tokens.routes.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
 import { pingRedis } from './platform/redis.ts';

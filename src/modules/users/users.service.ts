@@ -4,8 +4,8 @@ import type { AuthMethod, Role, Session, User } from '../../generated/prisma/cli
 import type { Clock } from '../../platform/clock.ts';
 import type { Db, Tx } from '../../platform/db.ts';
 import type { AuditRecord, AuditService } from '../audit/audit.service.ts';
-import type { PasswordHasher } from '../password/password-hasher.ts';
-import { checkPasswordPolicy } from '../password/password-policy.ts';
+import type { PasswordHasher } from '../auth/strategies/password/password-hasher.ts';
+import { checkPasswordPolicy } from '../auth/strategies/password/password-policy.ts';
 import type { ClientInfo, SessionRevocation, SessionsService } from '../sessions/sessions.service.ts';
 import { lockedError } from './account-lock.ts';
 import { normalizeEmail } from './email.ts';

@@ -1,17 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { generateSecret, generateSync } from 'otplib';
-import type { Config } from '../../config/env.ts';
-import type { Clock } from '../../platform/clock.ts';
-import { hashToken, safeEqual } from '../../platform/crypto.ts';
-import type { Db } from '../../platform/db.ts';
-import type { MailService } from '../mail/mail.service.ts';
-import { emailCodeMail, link } from '../mail/templates.ts';
-import type { ClientInfo } from '../sessions/sessions.service.ts';
-import type { SignIn } from '../sessions/sign-in.ts';
-import { PASSWORD_SCOPE, type Throttle } from '../rate-limit/throttle.ts';
-import { tokenExpired, tokenInvalid } from '../tokens/one-time-tokens.ts';
-import { normalizeEmail } from '../users/email.ts';
-import type { AuthResult, UsersService } from '../users/users.service.ts';
+import type { Config } from '../../../../config/env.ts';
+import type { Clock } from '../../../../platform/clock.ts';
+import { hashToken, safeEqual } from '../../../../platform/crypto.ts';
+import type { Db } from '../../../../platform/db.ts';
+import type { MailService } from '../../../mail/mail.service.ts';
+import { emailCodeMail, link } from '../../../mail/templates.ts';
+import type { ClientInfo } from '../../../sessions/sessions.service.ts';
+import type { SignIn } from '../../sign-in.ts';
+import { PASSWORD_SCOPE, type Throttle } from '../../../rate-limit/throttle.ts';
+import { tokenExpired, tokenInvalid } from '../../../tokens/one-time-tokens.ts';
+import { normalizeEmail } from '../../../users/email.ts';
+import type { AuthResult, UsersService } from '../../../users/users.service.ts';
 
 // Sign-in by a 6-digit code mailed to the address: 10 minutes, stored only as a salted hash, a
 // new code voids the previous one, and after 5 wrong tries the code is burned. Every guess first

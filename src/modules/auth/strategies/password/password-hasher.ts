@@ -1,5 +1,5 @@
 import { hash, verify } from '@node-rs/argon2';
-import type { PasswordPolicy } from '../../config/policies.ts';
+import type { PasswordPolicy } from '../../../../config/policies.ts';
 
 // Argon2id behind a bounded queue: at most `maxConcurrentHashes` hashes run at once, the rest wait
 // their turn, so a login storm saturates argon2 without taking every thread from everyone else.

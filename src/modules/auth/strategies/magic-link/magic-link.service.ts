@@ -1,13 +1,13 @@
-import type { Config } from '../../config/env.ts';
-import type { Db } from '../../platform/db.ts';
-import type { MailService } from '../mail/mail.service.ts';
-import { link, magicLinkMail } from '../mail/templates.ts';
-import type { ClientInfo } from '../sessions/sessions.service.ts';
-import type { SignIn } from '../sessions/sign-in.ts';
-import { PASSWORD_SCOPE, type Throttle } from '../rate-limit/throttle.ts';
-import type { OneTimeTokens } from '../tokens/one-time-tokens.ts';
-import { normalizeEmail } from '../users/email.ts';
-import type { AuthResult, UsersService } from '../users/users.service.ts';
+import type { Config } from '../../../../config/env.ts';
+import type { Db } from '../../../../platform/db.ts';
+import type { MailService } from '../../../mail/mail.service.ts';
+import { link, magicLinkMail } from '../../../mail/templates.ts';
+import type { ClientInfo } from '../../../sessions/sessions.service.ts';
+import type { SignIn } from '../../sign-in.ts';
+import { PASSWORD_SCOPE, type Throttle } from '../../../rate-limit/throttle.ts';
+import type { OneTimeTokens } from '../../../tokens/one-time-tokens.ts';
+import { normalizeEmail } from '../../../users/email.ts';
+import type { AuthResult, UsersService } from '../../../users/users.service.ts';
 
 // Sign-in by a link mailed to the address: the link carries a one-time token bound to that email,
 // valid 10 minutes, used once. First use creates the account (its email then verified). A newer

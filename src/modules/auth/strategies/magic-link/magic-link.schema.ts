@@ -1,6 +1,6 @@
-import { builder } from '../../graphql/builder.ts';
-import { rateLimits } from '../../graphql/security/rate-limit.ts';
-import { AuthPayload, signedIn } from '../sessions/sessions.schema.ts';
+import { builder } from '../../../../graphql/builder.ts';
+import { rateLimits } from '../../../../graphql/security/rate-limit.ts';
+import { AuthPayload, signedIn } from '../../../sessions/sessions.schema.ts';
 
 const RequestMagicLinkInput = builder.inputType('RequestMagicLinkInput', {
   fields: (t) => ({ email: t.string({ required: true }) }),

@@ -1,6 +1,6 @@
 import * as oidc from 'openid-client';
-import type { OAuthProviderConfig } from '../../config/env.ts';
-import { isPlainLoopbackUrl } from '../../platform/loopback.ts';
+import type { OAuthProviderConfig } from '../../../../config/env.ts';
+import { isPlainLoopbackUrl } from '../../../../platform/loopback.ts';
 import { describeFailure, OAuthFailure } from './oauth-errors.ts';
 import type { AttemptSecrets, ExternalIdentity, ProviderClient } from './provider-client.ts';
 

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ClientIpResolver } from '../../platform/client-ip.ts';
+import type { ClientIpResolver } from '../../../../platform/client-ip.ts';
 import type { OAuthService } from './oauth.service.ts';
 
 // GET /oauth/callback, the redirect URI registered at every provider. Always answers with a 302:

@@ -1,6 +1,6 @@
-import { builder } from '../../graphql/builder.ts';
-import { rateLimits } from '../../graphql/security/rate-limit.ts';
-import { AuthPayload, signedIn } from '../sessions/sessions.schema.ts';
+import { builder } from '../../../../graphql/builder.ts';
+import { rateLimits } from '../../../../graphql/security/rate-limit.ts';
+import { AuthPayload, signedIn } from '../../../sessions/sessions.schema.ts';
 
 const LoginInput = builder.inputType('LoginInput', {
   fields: (t) => ({ email: t.string({ required: true }), password: t.string({ required: true }) }),

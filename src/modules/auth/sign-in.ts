@@ -4,7 +4,7 @@ import type { Db, Tx } from '../../platform/db.ts';
 import type { Metrics } from '../../platform/metrics.ts';
 import type { AuditService } from '../audit/audit.service.ts';
 import type { AuthResult } from '../users/users.service.ts';
-import type { ClientInfo, SessionsService } from './sessions.service.ts';
+import type { ClientInfo, SessionsService } from '../sessions/sessions.service.ts';
 
 /**
  * The end of every sign-in by a proof other than a password (magic link, email code, OAuth): in

@@ -1,15 +1,15 @@
-import type { Config } from '../../config/env.ts';
-import { badInput, unauthenticated } from '../../errors.ts';
-import type { User } from '../../generated/prisma/client.ts';
-import type { Clock } from '../../platform/clock.ts';
-import type { Db, Tx } from '../../platform/db.ts';
-import type { Metrics } from '../../platform/metrics.ts';
-import type { AuditService } from '../audit/audit.service.ts';
-import type { ClientInfo, SessionsService, Viewer } from '../sessions/sessions.service.ts';
-import { PASSWORD_SCOPE, type Throttle } from '../rate-limit/throttle.ts';
-import { lockedError } from '../users/account-lock.ts';
-import { normalizeEmail } from '../users/email.ts';
-import type { AuthResult } from '../users/users.service.ts';
+import type { Config } from '../../../../config/env.ts';
+import { badInput, unauthenticated } from '../../../../errors.ts';
+import type { User } from '../../../../generated/prisma/client.ts';
+import type { Clock } from '../../../../platform/clock.ts';
+import type { Db, Tx } from '../../../../platform/db.ts';
+import type { Metrics } from '../../../../platform/metrics.ts';
+import type { AuditService } from '../../../audit/audit.service.ts';
+import type { ClientInfo, SessionsService, Viewer } from '../../../sessions/sessions.service.ts';
+import { PASSWORD_SCOPE, type Throttle } from '../../../rate-limit/throttle.ts';
+import { lockedError } from '../../../users/account-lock.ts';
+import { normalizeEmail } from '../../../users/email.ts';
+import type { AuthResult } from '../../../users/users.service.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import { checkPasswordPolicy } from './password-policy.ts';
 
