@@ -16,6 +16,7 @@ import { createRateLimiter } from './modules/rate-limit/rate-limiter.ts';
 import { createThrottle } from './modules/rate-limit/throttle.ts';
 import { createRevocationFeed } from './modules/sessions/revocation-feed.ts';
 import { createSessionsService, type SessionRevocation } from './modules/sessions/sessions.service.ts';
+import { createRegistration } from './modules/auth/register.ts';
 import { createSignIn } from './modules/auth/sign-in.ts';
 import { createOneTimeTokens } from './modules/tokens/one-time-tokens.ts';
 import { createUsersService } from './modules/users/users.service.ts';
@@ -73,18 +74,20 @@ export function createServices({ db, clock, config, log, metrics, redis, events,
   const throttle = createThrottle({ db, clock });
   const mail = createMailService({ db, clock, queue, mailer, config, metrics, log });
   const verification = createVerificationService({ db, clock, config, tokens, mail, audit });
-  const users = createUsersService({ db, clock, config, hasher, sessions, audit, onRegistered: verification.requestFor });
+  const users = createUsersService({ db, clock, config, hasher, sessions, audit });
 
   const limiter = createRateLimiter({ redis, log, onFallback: () => metrics.rateLimitFallbacks.inc() });
   const rateLimits = createRateLimitService({ limiter, overrides: config.rateLimits, metrics });
   const revocationFeed = createRevocationFeed({ events, metrics, sessions });
   const recovery = createRecoveryService({ db, clock, config, hasher, tokens, mail, sessions, audit, users, throttle });
+  // THE sign-in flow; each method below is a strategy that hands it a proof.
+  const signIn = createSignIn({ db, sessions, audit, metrics });
+  const registration = createRegistration({ users, signIn, requestVerification: verification.requestFor });
   const password = createPasswordService({
-    db, clock, config, hasher, sessions, metrics, audit, throttle,
+    db, clock, config, hasher, sessions, metrics, audit, throttle, signIn,
     notifyPasswordChanged: recovery.notifyPasswordChanged,
     voidMailedSecrets: tokens.voidMailedSecrets,
   });
-  const signIn = createSignIn({ db, sessions, audit, metrics });
   const magicLink = createMagicLinkService({ db, config, tokens, mail, users, signIn, throttle });
   const emailCode = createEmailCodeService({ db, clock, config, mail, users, signIn, throttle });
   const oauth = createOAuthService({ db, clock, config, log, metrics, tokens, users, sessions, audit, signIn, throttle });
@@ -93,7 +96,7 @@ export function createServices({ db, clock, config, log, metrics, redis, events,
   const signingKeys = createSigningKeys({ db, clock, encryptor, log, tokenTtlMs: config.accessTokens.ttlMs });
   const accessTokens = createAccessTokensService({ clock, policy: config.accessTokens, publicUrl: config.publicUrl, signingKeys });
   return {
-    hasher, audit, tokens, sessions, throttle, users, password, rateLimits, revocationFeed, mail, magicLink, emailCode, recovery,
+    hasher, audit, tokens, sessions, throttle, users, registration, password, rateLimits, revocationFeed, mail, magicLink, emailCode, recovery,
     verification, oauth, admin, auditFeed, accessTokens, webhooks,
   };
 }

@@ -15,10 +15,19 @@ export interface Queue {
   start(): Promise<void>;
   /** Declares a queue (idempotent) with its retry policy and an optional dead-letter queue. */
   declare(name: string, options?: { deadLetter?: string; policy?: Partial<QueuePolicy> }): Promise<void>;
-  send<T extends object>(name: string, data: T): Promise<string>;
+  /**
+   * Queues a job; with `tx`, inside that transaction, so the job exists exactly when the change
+   * that asked for it commits.
+   */
+  send<T extends object>(name: string, data: T, options?: { tx?: SqlExecutor }): Promise<string>;
   work<T>(name: string, handler: JobHandler<T>): Promise<void>;
   schedule(name: string, cron: string): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** Anything that runs SQL with $1 placeholders: a Prisma transaction client, for one. */
+export interface SqlExecutor {
+  $queryRawUnsafe<T = unknown>(query: string, ...values: unknown[]): Promise<T>;
 }
 
 export function createQueue({ databaseUrl, log, policy }: { databaseUrl: string; log: Logger; policy: QueuePolicy }): Queue {
@@ -53,8 +62,9 @@ export function createQueue({ databaseUrl, log, policy }: { databaseUrl: string;
         notify: true,
       });
     },
-    async send(name, data) {
-      const id = await boss.send(name, data, liveness.get(name) ?? {});
+    async send(name, data, { tx } = {}) {
+      const db = tx && { executeSql: async (text: string, values: unknown[] = []) => ({ rows: await tx.$queryRawUnsafe<unknown[]>(text, ...values) }) };
+      const id = await boss.send(name, data, { ...liveness.get(name), ...(db && { db }) });
       if (!id) throw new Error(`queue ${name} refused the job`);
       return id;
     },

@@ -42,9 +42,9 @@ function overWebSocket(token?: string): { send: Send; close: () => Promise<void>
 }
 
 function watchServices() {
-  const { users, hasher, admin: admins, password } = t.app.services;
+  const { users, hasher, admin: admins, password, registration } = t.app.services;
   return [
-    vi.spyOn(hasher, 'hash'), vi.spyOn(hasher, 'verify'), vi.spyOn(users, 'register'), vi.spyOn(users, 'updateProfile'),
+    vi.spyOn(hasher, 'hash'), vi.spyOn(hasher, 'verify'), vi.spyOn(registration, 'register'), vi.spyOn(users, 'updateProfile'),
     vi.spyOn(admins, 'createUser'), vi.spyOn(admins, 'updateUser'), vi.spyOn(admins, 'lockUser'), vi.spyOn(password, 'login'),
   ];
 }

@@ -30,9 +30,9 @@ const userCount = async (email: string) =>
   (await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM "User" WHERE email = $1', [email]))[0]!.n;
 
 function watchServices() {
-  const { users, hasher, sessions } = t.app.services;
+  const { users, hasher, sessions, registration } = t.app.services;
   return {
-    register: vi.spyOn(users, 'register'),
+    register: vi.spyOn(registration, 'register'),
     hash: vi.spyOn(hasher, 'hash'),
     authenticate: vi.spyOn(sessions, 'authenticate'),
     listLive: vi.spyOn(sessions, 'listLive'),

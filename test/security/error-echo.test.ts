@@ -59,9 +59,9 @@ afterAll(async () => {
 });
 
 function watchServices(app: TestApp) {
-  const { users, hasher, password, recovery, admin } = app.app.services;
+  const { users, hasher, password, recovery, admin, registration } = app.app.services;
   return [
-    vi.spyOn(users, 'register'), vi.spyOn(hasher, 'hash'), vi.spyOn(hasher, 'verify'), vi.spyOn(password, 'login'),
+    vi.spyOn(registration, 'register'), vi.spyOn(hasher, 'hash'), vi.spyOn(hasher, 'verify'), vi.spyOn(password, 'login'),
     vi.spyOn(recovery, 'reset'), vi.spyOn(admin, 'updateUser'),
   ];
 }

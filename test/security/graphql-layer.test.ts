@@ -39,9 +39,9 @@ const userCount = async (email: string) =>
 
 /** Every way a request can reach a resolver, the hasher or the database. */
 function watchServices() {
-  const { users, password, hasher, sessions } = t.app.services;
+  const { users, password, hasher, sessions, registration } = t.app.services;
   return {
-    register: vi.spyOn(users, 'register'),
+    register: vi.spyOn(registration, 'register'),
     login: vi.spyOn(password, 'login'),
     hash: vi.spyOn(hasher, 'hash'),
     verify: vi.spyOn(hasher, 'verify'),
@@ -125,8 +125,8 @@ describe('GraphQL layer', () => {
       configure: (c) => fastHashing({ ...c, graphqlLimits: { ...c.graphqlLimits, maxDepth: 2 } }),
     });
     try {
-      const { users, hasher } = shallow.app.services;
-      const registerSpy = vi.spyOn(users, 'register');
+      const { users, hasher, registration } = shallow.app.services;
+      const registerSpy = vi.spyOn(registration, 'register');
       const hashSpy = vi.spyOn(hasher, 'hash');
       const tooDeep = await shallow.gql(register('deep@example.com', 'user { id }'));
       expect(tooDeep.body.errors).toHaveLength(1);

@@ -94,8 +94,8 @@ const userRows = async (email?: string) =>
   (await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM "User" WHERE $1::text IS NULL OR email = $1', [email ?? null]))[0]!.n;
 
 function watchServices() {
-  const { users, hasher, sessions } = t.app.services;
-  return { register: vi.spyOn(users, 'register'), hash: vi.spyOn(hasher, 'hash'), authenticate: vi.spyOn(sessions, 'authenticate') };
+  const { users, hasher, sessions, registration } = t.app.services;
+  return { register: vi.spyOn(registration, 'register'), hash: vi.spyOn(hasher, 'hash'), authenticate: vi.spyOn(sessions, 'authenticate') };
 }
 
 /** The "request error" lines the error completer wrote for `requestId`. */

@@ -98,9 +98,9 @@ async function timed<T>(work: () => Promise<T>): Promise<{ result: T; ms: number
 
 /** Every way a document could reach a resolver, a hash or the database. */
 function watchServices(app: TestApp) {
-  const { users, hasher, sessions, password } = app.app.services;
+  const { users, hasher, sessions, password, registration } = app.app.services;
   return [
-    vi.spyOn(users, 'register'), vi.spyOn(hasher, 'hash'), vi.spyOn(hasher, 'verify'),
+    vi.spyOn(registration, 'register'), vi.spyOn(hasher, 'hash'), vi.spyOn(hasher, 'verify'),
     vi.spyOn(password, 'login'), vi.spyOn(sessions, 'listLive'), vi.spyOn(sessions, 'authenticate'),
   ];
 }

@@ -1,5 +1,6 @@
 import { AppError } from '../../errors.ts';
-import type { AuthMethod, User } from '../../generated/prisma/client.ts';
+import type { AuthMethod, SecondFactor, User } from '../../generated/prisma/client.ts';
+import { inTransaction, type UnitOfWork } from '../../kernel/unit-of-work.ts';
 import type { Db, Tx } from '../../platform/db.ts';
 import type { Metrics } from '../../platform/metrics.ts';
 import type { AuditService } from '../audit/audit.service.ts';
@@ -7,35 +8,61 @@ import type { AuthResult } from '../users/users.service.ts';
 import type { ClientInfo, SessionsService } from '../sessions/sessions.service.ts';
 
 /**
- * The end of every sign-in by a proof other than a password (magic link, email code, OAuth): in
- * one transaction, `claim` spends the proof and returns the account, then the session is opened
- * and the sign-in audited; a failure anywhere leaves nothing behind. Counted by method.
+ * A strategy's proof, checked and spent inside the sign-in's transaction: it returns the account
+ * the proof signs in (creating it when the proof allows), or throws and leaves nothing behind.
  */
-export function createSignIn({ db, sessions, audit, metrics }: { db: Db; sessions: SessionsService; audit: AuditService; metrics: Metrics }) {
-  return async (
-    method: AuthMethod,
-    client: ClientInfo,
-    claim: (tx: Tx, afterCommit: (task: () => void) => void) => Promise<User>,
-  ): Promise<AuthResult> => {
-    const attempt = async () => {
-      const committed: Array<() => void> = [];
-      const outcome = await db.$transaction(async (tx) => {
-        const user = await claim(tx, (task) => committed.push(task));
-        const { token, session } = await sessions.issue(tx, user.id, method, client);
-        const record = await audit.record({ type: 'login.succeeded', userId: user.id, client, data: { method, sessionId: session.id } }, tx);
-        return { result: { token, user, session }, record };
-      });
-      for (const task of committed) task();
-      return outcome;
-    };
+export type Claim = (tx: Tx, uow: UnitOfWork) => Promise<User>;
+
+/** What a session owes after its first factor: decided by the second-factor module. */
+export interface SecondFactorState {
+  secondFactorPending: boolean;
+  secondFactor: SecondFactor | null;
+}
+
+export interface SecondFactorGate {
+  stateAtSignIn(tx: Tx, userId: string, method: AuthMethod): Promise<SecondFactorState>;
+}
+
+export interface SignInOptions {
+  /** A registration opens its first session: audited as user.registered, not counted as a login. */
+  registration?: boolean;
+}
+
+interface Deps {
+  db: Db;
+  sessions: SessionsService;
+  audit: AuditService;
+  metrics: Metrics;
+  /** Filled in by the composition root once the second-factor module exists. */
+  secondFactor?: () => SecondFactorGate | undefined;
+}
+
+/**
+ * THE sign-in flow, the same for every method: in one transaction the strategy's proof is claimed,
+ * the second factor decides whether the session is pending, the session is issued and the sign-in
+ * audited; after commit it is announced and counted. A method adds a strategy, never a new path.
+ */
+export function createSignIn({ db, sessions, audit, metrics, secondFactor }: Deps) {
+  const attempt = (method: AuthMethod, client: ClientInfo, claim: Claim, options: SignInOptions) =>
+    inTransaction(db, async (tx, uow): Promise<AuthResult> => {
+      const user = await claim(tx, uow);
+      const state = await secondFactor?.()?.stateAtSignIn(tx, user.id, method);
+      const { token, session } = await sessions.issue(tx, user.id, method, client, state);
+      const type = options.registration ? 'user.registered' : 'login.succeeded';
+      const record = await audit.record({ type, userId: user.id, client, data: { method, sessionId: session.id } }, tx);
+      uow.afterCommit(() => audit.announce([record]));
+      return { token, user, session };
+    });
+
+  return async (method: AuthMethod, client: ClientInfo, claim: Claim, options: SignInOptions = {}): Promise<AuthResult> => {
+    if (options.registration) return attempt(method, client, claim, options);
     try {
       // Two first sign-ins of a new address at once: one creates the account, the other loses the
       // race on its unique email (CONFLICT, all rolled back) and, tried again, finds it.
-      const { result, record } = await attempt().catch((err) => {
-        if (err instanceof AppError && err.code === 'CONFLICT') return attempt();
+      const result = await attempt(method, client, claim, options).catch((err) => {
+        if (err instanceof AppError && err.code === 'CONFLICT') return attempt(method, client, claim, options);
         throw err;
       });
-      audit.announce([record]);
       metrics.logins.inc({ method, result: 'success' });
       return result;
     } catch (err) {

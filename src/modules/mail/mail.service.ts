@@ -7,7 +7,7 @@ import type { Logger } from '../../platform/logger.ts';
 import { maskEmail } from '../../platform/logger.ts';
 import type { Mailer } from '../../platform/mailer/mailer.ts';
 import type { Metrics } from '../../platform/metrics.ts';
-import type { Queue } from '../../platform/queue.ts';
+import type { Queue, SqlExecutor } from '../../platform/queue.ts';
 import type { RenderedMail } from './templates.ts';
 
 // Mail is a job: a request only enqueues {template, email}, the same work whether or not the
@@ -76,9 +76,12 @@ export function createMailService({ db, clock, queue, mailer, config, metrics, l
       composers.set(template, composer);
     },
 
-    /** Queues a mail; the caller has already applied its limits. */
-    async request(request: MailRequest): Promise<void> {
-      await queue.send(SEND_MAIL, { ...request, mailId: randomUUID(), requestedAt: new Date().toISOString() } satisfies MailJob);
+    /**
+     * Queues a mail; the caller has already applied its limits. With `tx`, the mail is queued in
+     * the transaction of the change that requires it: both commit, or neither.
+     */
+    async request(request: MailRequest, tx?: SqlExecutor): Promise<void> {
+      await queue.send(SEND_MAIL, { ...request, mailId: randomUUID(), requestedAt: new Date().toISOString() } satisfies MailJob, { tx });
     },
 
     /** The worker: composes and sends the mail of job `mailId` unless it was sent already. */

@@ -1,5 +1,5 @@
 import type { SessionPolicy } from '../../config/policies.ts';
-import type { AuthMethod, RevocationReason, Session, User } from '../../generated/prisma/client.ts';
+import type { AuthMethod, RevocationReason, SecondFactor, Session, User } from '../../generated/prisma/client.ts';
 import type { Clock } from '../../platform/clock.ts';
 import { hashToken, newToken } from '../../platform/crypto.ts';
 import type { Db, Tx } from '../../platform/db.ts';
@@ -118,7 +118,13 @@ export function createSessionsService({ db, clock, policy, onRevoked, audit, tok
     effectiveExpiry,
 
     /** Opens a session; runs inside the caller's transaction when one is given. */
-    async issue(tx: Tx | Db, userId: string, method: AuthMethod, client: ClientInfo): Promise<IssuedSession> {
+    async issue(
+      tx: Tx | Db,
+      userId: string,
+      method: AuthMethod,
+      client: ClientInfo,
+      secondFactor: { secondFactorPending: boolean; secondFactor: SecondFactor | null } = { secondFactorPending: false, secondFactor: null },
+    ): Promise<IssuedSession> {
       // A shared lock on the user: a password reset or an admin lock (which update the row, then
       // revoke every session) either waits for this session to commit and revokes it, or commits
       // first and this sign-in comes after it. No session slips between the two.
@@ -136,6 +142,7 @@ export function createSessionsService({ db, clock, policy, onRevoked, audit, tok
           lastSeenAt: now,
           expiresAt: new Date(now.getTime() + policy.absoluteLifetimeMs),
           idleExpiresAt: new Date(now.getTime() + Math.min(policy.idleTimeoutMs, policy.absoluteLifetimeMs)),
+          ...secondFactor,
         },
       });
       return { token, session };

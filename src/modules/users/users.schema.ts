@@ -41,7 +41,7 @@ builder.mutationField('register', (t) =>
     type: AuthPayload,
     directives: rateLimits('10/1h:IP', '5/1h:EMAIL'),
     args: { input: t.arg({ type: RegisterInput, required: true }) },
-    resolve: async (_root, { input }, ctx) => signedIn(ctx, await ctx.services.users.register(input, ctx.client)),
+    resolve: async (_root, { input }, ctx) => signedIn(ctx, await ctx.services.registration.register(input, ctx.client)),
   }),
 );
 

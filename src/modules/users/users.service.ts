@@ -3,6 +3,7 @@ import { AppError, badInput } from '../../errors.ts';
 import type { AuthMethod, Role, Session, User } from '../../generated/prisma/client.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Db, Tx } from '../../platform/db.ts';
+import type { UnitOfWork } from '../../kernel/unit-of-work.ts';
 import type { AuditRecord, AuditService } from '../audit/audit.service.ts';
 import type { PasswordHasher } from '../auth/strategies/password/password-hasher.ts';
 import { checkPasswordPolicy } from '../auth/strategies/password/password-policy.ts';
@@ -39,8 +40,6 @@ interface Deps {
   hasher: PasswordHasher;
   sessions: SessionsService;
   audit: AuditService;
-  /** Called after a registration commits (the verification mail). */
-  onRegistered?: (user: User) => Promise<void>;
 }
 
 const NAME_MAX = 100;
@@ -61,7 +60,7 @@ export function makeRoleOnVerification(adminEmails: readonly string[]) {
   return (email: string, current: Role): Role => (adminEmails.includes(email) ? 'ADMIN' : current);
 }
 
-export function createUsersService({ db, clock, config, hasher, sessions, audit, onRegistered }: Deps) {
+export function createUsersService({ db, clock, config, hasher, sessions, audit }: Deps) {
   const roleOnVerification = makeRoleOnVerification(config.adminEmails);
   return {
     /**
@@ -105,34 +104,6 @@ export function createUsersService({ db, clock, config, hasher, sessions, audit,
       return { email, name, passwordHash };
     },
 
-    /** Self-registration; the password is optional (a passwordless account). Signs the user in. */
-    async register(
-      input: { email: string; password?: string | null; name?: string | null },
-      client: ClientInfo,
-    ): Promise<AuthResult> {
-      const { email, name, passwordHash } = await this.prepareNewAccount(input);
-      const result = await this.signUpAndIn({ email, passwordHash, name, emailVerified: false }, 'PASSWORD', client);
-      await onRegistered?.(result.user);
-      return result;
-    },
-
-    /** Creates the user and its first session in one transaction. */
-    async signUpAndIn(
-      input: { email: string; passwordHash: string | null; name: string | null; emailVerified: boolean },
-      method: AuthMethod,
-      client: ClientInfo,
-    ): Promise<AuthResult> {
-      const { result, audited } = await db.$transaction(async (tx) => {
-        const user = await this.createInTransaction(tx, input);
-        const { token, session } = await sessions.issue(tx, user.id, method, client);
-        const data = { method, sessionId: session.id };
-        const record = await audit.record({ type: 'user.registered', userId: user.id, client, data }, tx);
-        return { result: { token, user, session }, audited: record };
-      });
-      audit.announce([audited]);
-      return result;
-    },
-
     /**
      * The account of an address whose ownership was just proven (magic link, email code): found
      * and marked verified, or created verified, inside the caller's transaction. A locked account
@@ -142,7 +113,7 @@ export function createUsersService({ db, clock, config, hasher, sessions, audit,
       tx: Tx,
       email: string,
       via?: { method: AuthMethod; client: ClientInfo },
-      afterCommit?: (task: () => void) => void,
+      uow?: UnitOfWork,
     ): Promise<User> {
       const existing = await tx.user.findUnique({ where: { email } });
       if (!existing) {
@@ -153,7 +124,7 @@ export function createUsersService({ db, clock, config, hasher, sessions, audit,
       const locked = lockedError(existing, clock.now());
       if (locked) throw locked;
       const { user, revoked } = await this.claimUnverified(tx, existing, via?.client, via && { via: via.method });
-      if (revoked.length) afterCommit?.(() => sessions.announce(revoked));
+      if (revoked.length) uow?.afterCommit(() => sessions.announce(revoked));
       return user;
     },
 

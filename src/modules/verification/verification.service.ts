@@ -1,7 +1,7 @@
 import type { Config } from '../../config/env.ts';
 import type { User } from '../../generated/prisma/client.ts';
 import type { Clock } from '../../platform/clock.ts';
-import type { Db } from '../../platform/db.ts';
+import type { Db, Tx } from '../../platform/db.ts';
 import type { AuditService } from '../audit/audit.service.ts';
 import type { MailService } from '../mail/mail.service.ts';
 import { emailVerificationMail, link } from '../mail/templates.ts';
@@ -40,10 +40,10 @@ export function createVerificationService({ db, clock, config, tokens, mail, aud
   });
 
   return {
-    /** Queues the verification mail of a user whose address is not verified yet. */
-    async requestFor(user: Pick<User, 'id' | 'email' | 'emailVerified'>): Promise<void> {
+    /** Queues the verification mail of a user whose address is not verified yet (inside `tx` when given). */
+    async requestFor(user: Pick<User, 'id' | 'email' | 'emailVerified'>, tx?: Tx): Promise<void> {
       if (user.emailVerified) return;
-      await mail.request({ template: 'email-verification', email: user.email, userId: user.id });
+      await mail.request({ template: 'email-verification', email: user.email, userId: user.id }, tx);
     },
 
     /**

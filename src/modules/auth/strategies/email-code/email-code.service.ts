@@ -109,13 +109,13 @@ export function createEmailCodeService({ db, clock, config, mail, users, signIn,
       // transaction holds one pool connection while it waits for another (a burst of guesses
       // would otherwise starve the pool). A refusal still goes through signIn, to be counted.
       const checked = await checkCode(email, code).then((row) => ({ row }), (error: unknown) => ({ error }));
-      return signIn('EMAIL_CODE', client, async (tx, afterCommit) => {
+      return signIn('EMAIL_CODE', client, async (tx, uow) => {
         if ('error' in checked) throw checked.error;
         const { count } = await tx.oneTimeToken.updateMany({ where: { id: checked.row.id, consumedAt: null }, data: { consumedAt: clock.now() } });
         if (count !== 1) throw tokenInvalid(); // a concurrent use of the same code won
         // A proof of the mailbox: failed passwords for the address no longer hold anyone back.
         await throttle.clear(email, [PASSWORD_SCOPE], tx);
-        return users.verifiedAccountFor(tx, email, { method: 'EMAIL_CODE', client }, afterCommit);
+        return users.verifiedAccountFor(tx, email, { method: 'EMAIL_CODE', client }, uow);
       });
     },
   };

@@ -41,11 +41,11 @@ export function createMagicLinkService({ db, config, tokens, mail, users, signIn
 
     async login(input: { email: string; token: string }, client: ClientInfo): Promise<AuthResult> {
       const email = normalizeEmail(input.email);
-      return signIn('MAGIC_LINK', client, async (tx, afterCommit) => {
+      return signIn('MAGIC_LINK', client, async (tx, uow) => {
         await tokens.consume(tx, 'MAGIC_LINK', input.token, email);
         // A proof of the mailbox: failed passwords for the address no longer hold anyone back.
         await throttle.clear(email, [PASSWORD_SCOPE], tx);
-        return users.verifiedAccountFor(tx, email, { method: 'MAGIC_LINK', client }, afterCommit);
+        return users.verifiedAccountFor(tx, email, { method: 'MAGIC_LINK', client }, uow);
       });
     },
   };

@@ -10,6 +10,7 @@ import { PASSWORD_SCOPE, type Throttle } from '../../../rate-limit/throttle.ts';
 import { lockedError } from '../../../users/account-lock.ts';
 import { normalizeEmail } from '../../../users/email.ts';
 import type { AuthResult } from '../../../users/users.service.ts';
+import type { Claim, SignIn } from '../../sign-in.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import { checkPasswordPolicy } from './password-policy.ts';
 
@@ -22,6 +23,7 @@ interface Deps {
   metrics: Metrics;
   audit: AuditService;
   throttle: Throttle;
+  signIn: SignIn;
   /** Mails the "your password was changed" notice. */
   notifyPasswordChanged: (user: { id: string; email: string }) => Promise<void>;
   /** Voids the user's outstanding reset links, magic links and email codes, inside the change's transaction. */
@@ -35,7 +37,7 @@ const CHANGED_MEANWHILE = Symbol('password or lock changed during sign-in');
 const wrongCredentials = () => unauthenticated('Invalid email or password');
 
 export function createPasswordService({
-  db, clock, config, hasher, sessions, metrics, audit, throttle, notifyPasswordChanged, voidMailedSecrets,
+  db, clock, config, hasher, sessions, metrics, audit, throttle, signIn, notifyPasswordChanged, voidMailedSecrets,
 }: Deps) {
   const count = (result: string) => metrics.logins.inc({ method: 'PASSWORD', result });
   const passwordBudget = [{ scope: PASSWORD_SCOPE, policy: config.throttle.password }];
@@ -45,35 +47,26 @@ export function createPasswordService({
     audit.record({ type: 'login.failed', userId: user?.id ?? null, client, data: { method: 'PASSWORD', reason, ...(!user && { email }) } });
 
   /**
-   * Opens the session, only while the password is still the one just verified and the account is
-   * not locked: a change or an admin lock committed while the hash ran wins. A right password
-   * forgets the address's failures.
+   * The password's claim in the sign-in transaction: the account, only while the password is still
+   * the one just verified and the account is not locked (a change or an admin lock committed while
+   * the hash ran wins). A right password forgets the address's failures.
    */
-  async function openSession(user: User & { passwordHash: string }, rehash: string | undefined, client: ClientInfo, now: Date) {
-    return db
-      .$transaction(async (tx) => {
-        // The throttle row first, then the user: the order every proof of the mailbox takes them in.
-        await throttle.clear(user.email, [PASSWORD_SCOPE], tx);
-        // Locking the row re-reads it once a concurrent reset or lock has committed: the check then
-        // sees the new password or the lock, and no session is opened after a reset revoked them all.
-        const still = rehash
-          ? (await tx.user.updateMany({
-              where: { id: user.id, passwordHash: user.passwordHash, OR: [{ lockedUntil: null }, { lockedUntil: { lte: now } }] },
-              data: { passwordHash: rehash },
-            })).count
-          : (await tx.$queryRaw<unknown[]>`
-              SELECT 1 FROM "User" WHERE id = ${user.id}::uuid AND "passwordHash" = ${user.passwordHash}
-                AND ("lockedUntil" IS NULL OR "lockedUntil" <= ${now}) FOR SHARE`).length;
-        if (still === 0) throw CHANGED_MEANWHILE; // rolls the throttle back too
-        const { token, session } = await sessions.issue(tx, user.id, 'PASSWORD', client);
-        const audited = await audit.record({ type: 'login.succeeded', userId: user.id, client, data: { method: 'PASSWORD', sessionId: session.id } }, tx);
-        return { result: { token, user: { ...user, passwordHash: rehash ?? user.passwordHash }, session }, audited };
-      })
-      .catch((err: unknown) => {
-        if (err === CHANGED_MEANWHILE) return null;
-        throw err;
-      });
-  }
+  const stillValid = (user: User & { passwordHash: string }, rehash: string | undefined, now: Date): Claim => async (tx) => {
+    // The throttle row first, then the user: the order every proof of the mailbox takes them in.
+    await throttle.clear(user.email, [PASSWORD_SCOPE], tx);
+    // Locking the row re-reads it once a concurrent reset or lock has committed: the check then
+    // sees the new password or the lock, and no session is opened after a reset revoked them all.
+    const still = rehash
+      ? (await tx.user.updateMany({
+          where: { id: user.id, passwordHash: user.passwordHash, OR: [{ lockedUntil: null }, { lockedUntil: { lte: now } }] },
+          data: { passwordHash: rehash },
+        })).count
+      : (await tx.$queryRaw<unknown[]>`
+          SELECT 1 FROM "User" WHERE id = ${user.id}::uuid AND "passwordHash" = ${user.passwordHash}
+            AND ("lockedUntil" IS NULL OR "lockedUntil" <= ${now}) FOR SHARE`).length;
+    if (still === 0) throw CHANGED_MEANWHILE; // rolls the throttle back too
+    return { ...user, passwordHash: rehash ?? user.passwordHash };
+  };
 
   return {
     /**
@@ -112,15 +105,13 @@ export function createPasswordService({
         throw locked;
       }
       const rehash = hasher.needsRehash(user.passwordHash) ? await hasher.hash(input.password) : undefined;
-      const opened = await openSession({ ...user, passwordHash: user.passwordHash }, rehash, client, now);
-      if (!opened) {
-        count('failure');
+      try {
+        return await signIn('PASSWORD', client, stillValid({ ...user, passwordHash: user.passwordHash }, rehash, now));
+      } catch (err) {
+        if (err !== CHANGED_MEANWHILE) throw err;
         await auditFailure('changed_meanwhile', email, user, client);
         throw wrongCredentials();
       }
-      audit.announce([opened.audited]);
-      count('success');
-      return opened.result;
     },
 
     /**
