@@ -3,23 +3,23 @@ import { createAccessTokensService } from './modules/access-tokens/access-tokens
 import { createSigningKeys } from './modules/access-tokens/signing-keys.ts';
 import { createAdminService } from './modules/admin/admin.service.ts';
 import { createAuditFeed } from './modules/audit/audit-feed.ts';
-import { createAuditService, type AuditSubscriber } from './modules/audit/audit.service.ts';
+import { createAuditService, type AuditService, type AuditSubscriber } from './modules/audit/audit.service.ts';
 import { createEmailCodeService } from './modules/auth/strategies/email-code/email-code.service.ts';
 import { createMagicLinkService } from './modules/auth/strategies/magic-link/magic-link.service.ts';
-import { createMailService } from './modules/mail/mail.service.ts';
+import { createMailService, type MailService } from './modules/mail/mail.service.ts';
 import { createOAuthService } from './modules/auth/strategies/oauth/oauth.service.ts';
-import { createPasswordHasher } from './modules/auth/strategies/password/password-hasher.ts';
+import { createPasswordHasher, type PasswordHasher } from './modules/auth/strategies/password/password-hasher.ts';
 import { createPasswordService } from './modules/auth/strategies/password/password.service.ts';
 import { createRateLimitService } from './modules/rate-limit/rate-limit.service.ts';
 import { createRecoveryService } from './modules/recovery/recovery.service.ts';
 import { createRateLimiter } from './modules/rate-limit/rate-limiter.ts';
-import { createThrottle } from './modules/rate-limit/throttle.ts';
+import { createThrottle, type Throttle } from './modules/rate-limit/throttle.ts';
 import { createRevocationFeed } from './modules/sessions/revocation-feed.ts';
-import { createSessionsService, type SessionRevocation } from './modules/sessions/sessions.service.ts';
+import { createSessionsService, type SessionRevocation, type SessionsService } from './modules/sessions/sessions.service.ts';
 import { createRegistration } from './modules/auth/register.ts';
-import { createSignIn } from './modules/auth/sign-in.ts';
-import { createOneTimeTokens } from './modules/tokens/one-time-tokens.ts';
-import { createUsersService } from './modules/users/users.service.ts';
+import { createSignIn, type SignIn } from './modules/auth/sign-in.ts';
+import { createOneTimeTokens, type OneTimeTokens } from './modules/tokens/one-time-tokens.ts';
+import { createUsersService, type UsersService } from './modules/users/users.service.ts';
 import { createVerificationService } from './modules/verification/verification.service.ts';
 import { createWebhooksService } from './modules/webhooks/webhooks.service.ts';
 import type { Clock } from './platform/clock.ts';
@@ -45,6 +45,42 @@ export interface ServiceDeps {
   mailer: Mailer;
   /** Seals the secrets kept at rest that must be read back (ENCRYPTION_KEY). */
   encryptor: Encryptor;
+}
+
+/** What a sign-in strategy may be given: the shared services and the one sign-in flow. */
+export interface StrategyDeps {
+  db: Db;
+  clock: Clock;
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  hasher: PasswordHasher;
+  audit: AuditService;
+  tokens: OneTimeTokens;
+  sessions: SessionsService;
+  throttle: Throttle;
+  users: UsersService;
+  mail: MailService;
+  signIn: SignIn;
+  notifyPasswordChanged: (user: { id: string; email: string }) => Promise<void>;
+  voidMailedSecrets: OneTimeTokens['voidMailedSecrets'];
+}
+
+/**
+ * Every way to sign in, by the name its service goes by: a folder under modules/auth/strategies/
+ * and one line here (plus its schema file in graphql/schema.ts).
+ */
+export const signInStrategies = {
+  password: createPasswordService,
+  magicLink: createMagicLinkService,
+  emailCode: createEmailCodeService,
+  oauth: createOAuthService,
+} satisfies Record<string, (deps: StrategyDeps) => object>;
+
+type Strategies = { [K in keyof typeof signInStrategies]: ReturnType<(typeof signInStrategies)[K]> };
+
+function createStrategies(deps: StrategyDeps): Strategies {
+  return Object.fromEntries(Object.entries(signInStrategies).map(([name, create]) => [name, create(deps)])) as Strategies;
 }
 
 /** Wires the feature services together; none of them knows GraphQL. */
@@ -80,17 +116,15 @@ export function createServices({ db, clock, config, log, metrics, redis, events,
   const rateLimits = createRateLimitService({ limiter, overrides: config.rateLimits, metrics });
   const revocationFeed = createRevocationFeed({ events, metrics, sessions });
   const recovery = createRecoveryService({ db, clock, config, hasher, tokens, mail, sessions, audit, users, throttle });
-  // THE sign-in flow; each method below is a strategy that hands it a proof.
+  // THE sign-in flow; each method is a strategy that hands it a proof (see signInStrategies).
   const signIn = createSignIn({ db, sessions, audit, metrics });
   const registration = createRegistration({ users, signIn, requestVerification: verification.requestFor });
-  const password = createPasswordService({
-    db, clock, config, hasher, sessions, metrics, audit, throttle, signIn,
+  const strategyDeps: StrategyDeps = {
+    db, clock, config, log, metrics, hasher, audit, tokens, sessions, throttle, users, mail, signIn,
     notifyPasswordChanged: recovery.notifyPasswordChanged,
     voidMailedSecrets: tokens.voidMailedSecrets,
-  });
-  const magicLink = createMagicLinkService({ db, config, tokens, mail, users, signIn, throttle });
-  const emailCode = createEmailCodeService({ db, clock, config, mail, users, signIn, throttle });
-  const oauth = createOAuthService({ db, clock, config, log, metrics, tokens, users, sessions, audit, signIn, throttle });
+  };
+  const { password, magicLink, emailCode, oauth } = createStrategies(strategyDeps);
   const admin = createAdminService({ db, clock, users, sessions, audit, throttle });
   const auditFeed = createAuditFeed({ db, clock, events });
   const signingKeys = createSigningKeys({ db, clock, encryptor, log, tokenTtlMs: config.accessTokens.ttlMs });
