@@ -3,30 +3,42 @@ import DirectivesPlugin from '@pothos/plugin-directives';
 import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import './security/rate-limit-plugin.ts';
 import type PrismaTypes from '../generated/pothos-types.ts';
 import type { RateLimitKey } from '../modules/rate-limit/rate-limit-rules.ts';
 import { getDatamodel } from '../generated/pothos-types.ts';
-import { forbidden, unauthenticated } from '../errors.ts';
+import { forbidden, secondFactorRequired, unauthenticated } from '../errors.ts';
 import type { GraphQLContext } from './context.ts';
 
 // Plugins and their options only; types live with their features under src/modules/.
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;
   PrismaTypes: PrismaTypes;
-  AuthScopes: { user: boolean; admin: boolean };
+  // settled: not waiting for a second factor (anonymous callers too); pending: a session that has
+  // given its first factor only. Every root field requires `settled` (its type's scope) unless it
+  // declares `pending`: a pending session reaches those fields and nothing else.
+  AuthScopes: { user: boolean; admin: boolean; settled: boolean; pending: boolean };
   Scalars: { DateTime: { Input: Date; Output: Date } };
   DefaultFieldNullability: false;
   Directives: {
     rateLimit: { locations: 'FIELD_DEFINITION'; args: { limit: number; window: string; by: RateLimitKey[] } };
   };
 }>({
-  plugins: [ScopeAuthPlugin, DirectivesPlugin, PrismaPlugin, RelayPlugin],
+  // rateLimit first: a limit counts every execution, before the auth scopes are checked.
+  plugins: ['rateLimit', ScopeAuthPlugin, DirectivesPlugin, PrismaPlugin, RelayPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
     authorizeOnSubscribe: true,
-    authScopes: (ctx) => ({ user: ctx.viewer !== null, admin: ctx.viewer?.user.role === 'ADMIN' }),
-    // Anonymous callers learn they must sign in; signed-in callers that lack a role are forbidden.
-    unauthorizedError: (_parent, ctx) => (ctx.viewer ? forbidden() : unauthenticated('You must be signed in')),
+    authScopes: (ctx) => {
+      const pending = ctx.viewer?.session.secondFactorPending === true;
+      return { user: ctx.viewer !== null && !pending, admin: !pending && ctx.viewer?.user.role === 'ADMIN', settled: !pending, pending };
+    },
+    // A pending session is told what it owes; anonymous callers learn they must sign in; signed-in
+    // callers that lack a role are forbidden.
+    unauthorizedError: (_parent, ctx) => {
+      if (ctx.viewer?.session.secondFactorPending) return secondFactorRequired();
+      return ctx.viewer ? forbidden() : unauthenticated('You must be signed in');
+    },
   },
   prisma: {
     client: (ctx) => ctx.db,
@@ -42,6 +54,6 @@ export const builder = new SchemaBuilder<{
   },
 });
 
-builder.queryType({});
-builder.mutationType({});
-builder.subscriptionType({});
+builder.queryType({ authScopes: { settled: true } });
+builder.mutationType({ authScopes: { settled: true } });
+builder.subscriptionType({ authScopes: { settled: true } });

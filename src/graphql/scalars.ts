@@ -1,3 +1,4 @@
+import { rateLimitKeys } from '../modules/rate-limit/rate-limit-rules.ts';
 import { GraphQLError, Kind } from 'graphql';
 import { builder } from './builder.ts';
 
@@ -28,3 +29,8 @@ export const RevocationReason = builder.enumType('RevocationReason', {
   ] as const,
 });
 export const SecondFactor = builder.enumType('SecondFactor', { values: ['TOTP', 'RECOVERY_CODE', 'PASSKEY'] as const });
+
+builder.enumType('RateLimitKey', {
+  description: 'What a rate limit counts per: the client IP, the email in the input, or the signed-in user',
+  values: rateLimitKeys,
+});

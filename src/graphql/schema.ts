@@ -2,7 +2,7 @@ import { printSchemaWithDirectives } from '@graphql-tools/utils';
 import { GraphQLEnumType, GraphQLSchema, lexicographicSortSchema } from 'graphql';
 import { builder } from './builder.ts';
 import './scalars.ts';
-import { enforceRateLimits, rateLimitDirective } from './security/rate-limit.ts';
+import { rateLimitDirective } from './security/rate-limit.ts';
 import '../modules/sessions/sessions.schema.ts';
 import '../modules/users/users.schema.ts';
 import '../modules/auth/strategies/password/password.schema.ts';
@@ -24,7 +24,6 @@ export function getSchema(): GraphQLSchema {
   const built = builder.toSchema({ sortSchema: true });
   const keyType = built.getType('RateLimitKey') as GraphQLEnumType;
   schema = new GraphQLSchema({ ...built.toConfig(), directives: [...built.getDirectives(), rateLimitDirective(keyType)] });
-  enforceRateLimits(schema);
   return schema;
 }
 

@@ -1,6 +1,7 @@
 import { buildSchema, parse, specifiedRules, validate, type DocumentNode } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { defaultDocumentLimits, documentLimitsRule } from '../../src/graphql/security/document-limits.ts';
+import { fieldPolicy } from '../../src/graphql/security/field-policy.ts';
 import { oneSensitiveFieldRule } from '../../src/graphql/security/sensitive-fields.ts';
 
 // The custom validation rules are linear in the document (checklist 46): fragments that spread
@@ -12,6 +13,8 @@ const schema = buildSchema(`
   type Query { me: User users(first: Int): [User!]! }
   type Mutation { login(email: String!): Boolean logout: Boolean }
 `);
+// What `extensions: fieldPolicy({ sensitive: true })` puts on a Pothos field.
+Object.assign(schema.getMutationType()!.getFields().login!, { extensions: fieldPolicy({ sensitive: true }) });
 const limitsOf = (document: DocumentNode) => validate(schema, document, [documentLimitsRule(defaultDocumentLimits)]).map((e) => e.message);
 const limits = (doc: string) => limitsOf(parse(doc, { noLocation: true }));
 const sensitive = (doc: string) => validate(schema, parse(doc, { noLocation: true }), [oneSensitiveFieldRule]).map((e) => e.message);

@@ -1,19 +1,18 @@
-import { GraphQLError, Kind, type ASTVisitor, type SelectionSetNode, type ValidationContext } from 'graphql';
+import { GraphQLError, Kind, type ASTVisitor, type GraphQLObjectType, type SelectionSetNode, type ValidationContext } from 'graphql';
+import { policyOf } from './field-policy.ts';
 
-// At most one sensitive auth field per operation: aliases (`a: login … b: login …`) would
-// otherwise let one request try many passwords or tokens, and batch mail sends. Each fragment is
-// counted once per document and its count reused at every spread, and counting stops at two, so
-// the rule is linear in the document however often fragments spread each other.
-
-export const sensitiveFields = new Set([
-  'login', 'register', 'loginWithMagicLink', 'loginWithEmailCode', 'requestMagicLink', 'requestEmailCode',
-  'requestPasswordReset', 'requestEmailVerification', 'resetPassword', 'verifyEmail', 'completeOAuth',
-]);
+// At most one sensitive auth field (declared so by its own `fieldPolicy`) per operation: aliases
+// (`a: login … b: login …`) would otherwise let one request try many passwords or tokens, and batch
+// mail sends. Each fragment is counted once per document and its count reused at every spread, and
+// counting stops at two, so the rule is linear in the document however often fragments spread each other.
 
 /** Counting stops here: one more than allowed is enough to refuse. */
 const ENOUGH = 2;
 
 export function oneSensitiveFieldRule(context: ValidationContext): ASTVisitor {
+  const schema = context.getSchema();
+  let root: GraphQLObjectType | null | undefined;
+  const sensitive = (name: string) => policyOf(root?.getFields()[name]).sensitive === true;
   /** Per fragment name; `null` while the fragment is being counted (a cycle counts nothing). */
   const fragmentCounts = new Map<string, number | null>();
 
@@ -30,7 +29,7 @@ export function oneSensitiveFieldRule(context: ValidationContext): ASTVisitor {
   const count = (set: SelectionSetNode): number => {
     let n = 0;
     for (const selection of set.selections) {
-      if (selection.kind === Kind.FIELD) n += sensitiveFields.has(selection.name.value) ? 1 : 0;
+      if (selection.kind === Kind.FIELD) n += sensitive(selection.name.value) ? 1 : 0;
       else if (selection.kind === Kind.INLINE_FRAGMENT) n += count(selection.selectionSet);
       else n += countFragment(selection.name.value);
       if (n >= ENOUGH) return ENOUGH;
@@ -41,6 +40,8 @@ export function oneSensitiveFieldRule(context: ValidationContext): ASTVisitor {
   return {
     OperationDefinition(operation) {
       if (operation.operation === 'query') return;
+      root = operation.operation === 'mutation' ? schema.getMutationType() : schema.getSubscriptionType();
+      fragmentCounts.clear();
       if (count(operation.selectionSet) > 1) {
         context.reportError(
           new GraphQLError('At most one sign-in, registration, token or mail operation per request', {

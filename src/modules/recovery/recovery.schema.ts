@@ -1,4 +1,5 @@
 import { builder } from '../../graphql/builder.ts';
+import { fieldPolicy } from '../../graphql/security/field-policy.ts';
 import { rateLimits } from '../../graphql/security/rate-limit.ts';
 
 const RequestPasswordResetInput = builder.inputType('RequestPasswordResetInput', {
@@ -11,6 +12,7 @@ const ResetPasswordInput = builder.inputType('ResetPasswordInput', {
 
 builder.mutationField('requestPasswordReset', (t) =>
   t.boolean({
+    extensions: fieldPolicy({ sensitive: true, silentPerEmailLimit: true }),
     description:
       'Emails FRONTEND_URL/auth/reset-password?token=… (15 minutes, single use; a newer request voids older links) ' +
       'when the address has an account. Always true.',
@@ -25,6 +27,7 @@ builder.mutationField('requestPasswordReset', (t) =>
 
 builder.mutationField('resetPassword', (t) =>
   t.boolean({
+    extensions: fieldPolicy({ sensitive: true }),
     description: 'Sets the password, revokes every session of the user, and does not sign in',
     directives: rateLimits('30/15m:IP'),
     args: { input: t.arg({ type: ResetPasswordInput, required: true }) },

@@ -1,4 +1,5 @@
 import { builder } from '../../graphql/builder.ts';
+import { fieldPolicy } from '../../graphql/security/field-policy.ts';
 import { Role } from '../../graphql/scalars.ts';
 import { rateLimits } from '../../graphql/security/rate-limit.ts';
 import { AuthPayload, signedIn } from '../sessions/sessions.schema.ts';
@@ -31,6 +32,9 @@ builder.queryField('me', (t) =>
   t.field({
     type: User,
     nullable: true,
+    // Also for a session that still owes its second factor: the page asking for it shows whose it is.
+    skipTypeScopes: true,
+    authScopes: { settled: true, pending: true },
     description: 'The signed-in user; null when not signed in',
     resolve: (_root, _args, ctx) => ctx.viewer?.user ?? null,
   }),
@@ -38,6 +42,7 @@ builder.queryField('me', (t) =>
 
 builder.mutationField('register', (t) =>
   t.field({
+    extensions: fieldPolicy({ sensitive: true }),
     type: AuthPayload,
     directives: rateLimits('10/1h:IP', '5/1h:EMAIL'),
     args: { input: t.arg({ type: RegisterInput, required: true }) },

@@ -1,4 +1,5 @@
 import { builder } from '../../graphql/builder.ts';
+import { fieldPolicy } from '../../graphql/security/field-policy.ts';
 import { rateLimits } from '../../graphql/security/rate-limit.ts';
 import { User } from '../users/users.schema.ts';
 
@@ -8,6 +9,7 @@ const VerifyEmailInput = builder.inputType('VerifyEmailInput', {
 
 builder.mutationField('requestEmailVerification', (t) =>
   t.boolean({
+    extensions: fieldPolicy({ sensitive: true, silentPerEmailLimit: true }),
     authScopes: { user: true },
     description: 'Emails FRONTEND_URL/auth/verify-email?token=… when the address is not verified yet. Always true.',
     directives: rateLimits('30/1h:IP', '3/15m:USER'),
@@ -20,6 +22,7 @@ builder.mutationField('requestEmailVerification', (t) =>
 
 builder.mutationField('verifyEmail', (t) =>
   t.field({
+    extensions: fieldPolicy({ sensitive: true }),
     type: User,
     authScopes: { user: true },
     description:

@@ -1,4 +1,5 @@
 import { builder } from '../../../../graphql/builder.ts';
+import { fieldPolicy } from '../../../../graphql/security/field-policy.ts';
 import { rateLimits } from '../../../../graphql/security/rate-limit.ts';
 import { AuthPayload, signedIn } from '../../../sessions/sessions.schema.ts';
 
@@ -12,6 +13,7 @@ const LoginWithEmailCodeInput = builder.inputType('LoginWithEmailCodeInput', {
 
 builder.mutationField('requestEmailCode', (t) =>
   t.boolean({
+    extensions: fieldPolicy({ sensitive: true, silentPerEmailLimit: true }),
     description: 'Emails a 6-digit code (10 minutes, 5 tries) and FRONTEND_URL/auth/email-code?email=…&code=…. Always true.',
     directives: rateLimits('30/1h:IP', '3/15m:EMAIL'),
     args: { input: t.arg({ type: RequestEmailCodeInput, required: true }) },
@@ -24,6 +26,7 @@ builder.mutationField('requestEmailCode', (t) =>
 
 builder.mutationField('loginWithEmailCode', (t) =>
   t.field({
+    extensions: fieldPolicy({ sensitive: true }),
     type: AuthPayload,
     description: 'Signs in with a mailed code; creates the account (email verified) on first use',
     directives: rateLimits('30/15m:IP'),

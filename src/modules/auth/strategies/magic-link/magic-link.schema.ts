@@ -1,4 +1,5 @@
 import { builder } from '../../../../graphql/builder.ts';
+import { fieldPolicy } from '../../../../graphql/security/field-policy.ts';
 import { rateLimits } from '../../../../graphql/security/rate-limit.ts';
 import { AuthPayload, signedIn } from '../../../sessions/sessions.schema.ts';
 
@@ -12,6 +13,7 @@ const LoginWithMagicLinkInput = builder.inputType('LoginWithMagicLinkInput', {
 
 builder.mutationField('requestMagicLink', (t) =>
   t.boolean({
+    extensions: fieldPolicy({ sensitive: true, silentPerEmailLimit: true }),
     description: 'Emails FRONTEND_URL/auth/magic-link?email=…&token=… (10 minutes, single use). Always true.',
     directives: rateLimits('30/1h:IP', '3/15m:EMAIL'),
     args: { input: t.arg({ type: RequestMagicLinkInput, required: true }) },
@@ -24,6 +26,7 @@ builder.mutationField('requestMagicLink', (t) =>
 
 builder.mutationField('loginWithMagicLink', (t) =>
   t.field({
+    extensions: fieldPolicy({ sensitive: true }),
     type: AuthPayload,
     description: 'Signs in with the token of a magic link; creates the account (email verified) on first use',
     directives: rateLimits('30/15m:IP'),

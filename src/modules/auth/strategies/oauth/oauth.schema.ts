@@ -1,4 +1,5 @@
 import { builder } from '../../../../graphql/builder.ts';
+import { fieldPolicy } from '../../../../graphql/security/field-policy.ts';
 import { rateLimits } from '../../../../graphql/security/rate-limit.ts';
 import { AuthPayload, signedIn } from '../../../sessions/sessions.schema.ts';
 import type { OAuthProviderInfo } from './oauth.service.ts';
@@ -63,6 +64,7 @@ builder.mutationField('startOAuth', (t) =>
 
 builder.mutationField('completeOAuth', (t) =>
   t.field({
+    extensions: fieldPolicy({ sensitive: true }),
     type: AuthPayload,
     directives: rateLimits('30/15m:IP'),
     description: 'Trades the one-time oauth_code (60 s) from the callback redirect, with the codeVerifier of this browser, for a session',

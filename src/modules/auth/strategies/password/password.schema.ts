@@ -1,4 +1,5 @@
 import { builder } from '../../../../graphql/builder.ts';
+import { fieldPolicy } from '../../../../graphql/security/field-policy.ts';
 import { rateLimits } from '../../../../graphql/security/rate-limit.ts';
 import { AuthPayload, signedIn } from '../../../sessions/sessions.schema.ts';
 
@@ -15,6 +16,7 @@ const ChangePasswordInput = builder.inputType('ChangePasswordInput', {
 
 builder.mutationField('login', (t) =>
   t.field({
+    extensions: fieldPolicy({ sensitive: true }),
     type: AuthPayload,
     directives: rateLimits('10/15m:IP+EMAIL', '100/15m:IP'),
     args: { input: t.arg({ type: LoginInput, required: true }) },
