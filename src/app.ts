@@ -16,7 +16,7 @@ import { serveWellKnown } from './modules/access-tokens/access-tokens.routes.ts'
 import { createLogger, type Logger } from './platform/logger.ts';
 import { pingRedis } from './platform/redis.ts';
 import { requestIdFrom, requestScope } from './platform/request-scope.ts';
-import { createServices } from './services.ts';
+import { createServices } from './core.ts';
 
 /** How often open sockets and streams are checked for sessions that ended without an event. */
 const SWEEP_INTERVAL_MS = 30_000;

@@ -1,5 +1,5 @@
 import type { Db } from '../platform/db.ts';
-import type { Services } from '../services.ts';
+import type { Services } from '../core.ts';
 import type { ClientInfo, Viewer } from '../modules/sessions/sessions.service.ts';
 
 /** What every resolver sees. Built once per operation, on every transport. */

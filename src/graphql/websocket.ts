@@ -15,7 +15,7 @@ import type { Events } from '../platform/events.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import { requestScope } from '../platform/request-scope.ts';
-import type { Services } from '../services.ts';
+import type { Services } from '../core.ts';
 import { SESSION_COOKIE_NAME, readCookie, resolveViewer } from './credentials.ts';
 import { INTERNAL, type ErrorCompleter } from './errors.ts';
 import { clientKey, createAddressCounter, createMessageBudget } from './transports/connection-limits.ts';

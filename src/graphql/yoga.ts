@@ -7,7 +7,7 @@ import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import { currentRequestId } from '../platform/request-scope.ts';
 import type { ClientInfo, Viewer } from '../modules/sessions/sessions.service.ts';
-import type { Services } from '../services.ts';
+import type { Services } from '../core.ts';
 import type { GraphQLContext } from './context.ts';
 import { CSRF_HEADER, resolveViewer, sessionCookie } from './credentials.ts';
 import { createErrorMasker, useErrorExtensions, type ErrorCompleter } from './errors.ts';

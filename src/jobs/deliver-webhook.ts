@@ -1,6 +1,6 @@
 import { DELIVER_WEBHOOK, SWEEP_WEBHOOKS } from '../modules/webhooks/webhook-delivery.ts';
 import type { Queue } from '../platform/queue.ts';
-import type { Services } from '../services.ts';
+import type { Services } from '../core.ts';
 
 // Webhook delivery jobs. Each job names one outbox row and makes at most one attempt; retries are
 // timed by the row (its own schedule), so the queue itself never retries. The sweep sends jobs for

@@ -6,7 +6,7 @@ import type { Clock } from '../platform/clock.ts';
 import type { Db } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Queue } from '../platform/queue.ts';
-import type { Services } from '../services.ts';
+import type { Services } from '../core.ts';
 
 export const CLEANUP = 'cleanup';
 

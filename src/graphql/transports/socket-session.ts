@@ -1,6 +1,6 @@
 import type { Viewer } from '../../modules/sessions/sessions.service.ts';
 import type { Clock } from '../../platform/clock.ts';
-import type { Services } from '../../services.ts';
+import type { Services } from '../../core.ts';
 
 // The session of a WebSocket, as its subscribes see it. connection_init resolves it once; from
 // then on the socket watches it for revocation (websocket.ts), so a subscribe needs the database
