@@ -8,6 +8,7 @@ export const errorStatus = {
   NOT_FOUND: 404,
   CONFLICT: 409,
   LOCKED: 423,
+  SECOND_FACTOR_REQUIRED: 401,
   RATE_LIMITED: 429,
   TOKEN_INVALID: 400,
   TOKEN_EXPIRED: 498,
@@ -32,3 +33,5 @@ export const badInput = (message: string) => new AppError('BAD_USER_INPUT', mess
 export const unauthenticated = (message = 'Not signed in, or the session has ended') =>
   new AppError('UNAUTHENTICATED', message);
 export const forbidden = (message = 'Not allowed') => new AppError('FORBIDDEN', message);
+export const secondFactorRequired = () =>
+  new AppError('SECOND_FACTOR_REQUIRED', 'This session must give its second factor first (completeSecondFactor)');
