@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { pino } from 'pino';
 import { ConfigError, loadConfig, type Config } from '../src/config/env.ts';
-import { AppError } from '../src/errors.ts';
+import { AppError } from '../src/kernel/errors.ts';
 import { createAdminService, type Actor } from '../src/modules/admin/admin.service.ts';
 import { createAuditService } from '../src/modules/audit/audit.service.ts';
 import { createPasswordHasher } from '../src/modules/auth/strategies/password/password-hasher.ts';

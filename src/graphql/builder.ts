@@ -7,7 +7,7 @@ import './security/rate-limit-plugin.ts';
 import type PrismaTypes from '../generated/pothos-types.ts';
 import type { RateLimitKey } from '../modules/rate-limit/rate-limit-rules.ts';
 import { getDatamodel } from '../generated/pothos-types.ts';
-import { forbidden, secondFactorRequired, unauthenticated } from '../errors.ts';
+import { forbidden, secondFactorRequired, unauthenticated } from '../kernel/errors.ts';
 import type { GraphQLContext } from './context.ts';
 
 // Plugins and their options only; types live with their features under src/modules/.

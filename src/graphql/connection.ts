@@ -1,4 +1,4 @@
-import type { Page } from '../modules/pagination/cursor-page.ts';
+import type { Page } from '../kernel/pagination.ts';
 import { builder } from './builder.ts';
 
 // The PageInfo of every connection (API.md): forward pagination only, so just `hasNextPage` and

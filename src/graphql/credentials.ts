@@ -1,4 +1,4 @@
-import { forbidden, unauthenticated } from '../errors.ts';
+import { forbidden, unauthenticated } from '../kernel/errors.ts';
 import type { SessionsService, Viewer } from '../modules/sessions/sessions.service.ts';
 
 export const SESSION_COOKIE_NAME = 'portcullis_session';

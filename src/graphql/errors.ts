@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { map, type Plugin } from 'graphql-yoga';
-import { AppError, errorStatus } from '../errors.ts';
+import { AppError, errorStatus } from '../kernel/errors.ts';
 import type { Logger } from '../platform/logger.ts';
 import { currentRequestId, requestScope } from '../platform/request-scope.ts';
 import { getSchema } from './schema.ts';

@@ -1,7 +1,7 @@
 import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
 import type { Plugin, YogaLogger } from 'graphql-yoga';
 import type { RealtimeLimits } from '../config/policies.ts';
-import { AppError } from '../errors.ts';
+import { AppError } from '../kernel/errors.ts';
 import type { ClientIpResolver } from '../platform/client-ip.ts';
 import type { ErrorCompleter } from './errors.ts';
 import { clientKey, createAddressCounter } from './transports/connection-limits.ts';

@@ -7,7 +7,7 @@ import { useServer, type Extra } from 'graphql-ws/use/ws';
 import { map } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Config } from '../config/env.ts';
-import { AppError } from '../errors.ts';
+import { AppError } from '../kernel/errors.ts';
 import type { ClientInfo, Viewer } from '../modules/sessions/sessions.service.ts';
 import type { ClientIpResolver } from '../platform/client-ip.ts';
 import type { Clock } from '../platform/clock.ts';

@@ -1,6 +1,6 @@
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import type { YogaLogger, YogaServer } from 'graphql-yoga';
-import { AppError, errorStatus } from '../../errors.ts';
+import { AppError, errorStatus } from '../../kernel/errors.ts';
 import { currentRequestId } from '../../platform/request-scope.ts';
 import { INTERNAL, type ErrorCompleter } from '../errors.ts';
 

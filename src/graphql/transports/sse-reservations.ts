@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { RealtimeLimits } from '../../config/policies.ts';
-import { AppError } from '../../errors.ts';
+import { AppError } from '../../kernel/errors.ts';
 import { clientKey } from './connection-limits.ts';
 
 // The streams of graphql-sse's single-connection mode as this server hands them out. A PUT

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { AccessTokenPolicy } from '../../config/policies.ts';
-import { badInput } from '../../errors.ts';
+import { badInput } from '../../kernel/errors.ts';
 import type { AuthMethod } from '../../generated/prisma/client.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Viewer } from '../sessions/sessions.service.ts';

@@ -1,9 +1,9 @@
-import { badInput } from '../../errors.ts';
+import { badInput } from '../../kernel/errors.ts';
 import type { Role, Session, User } from '../../generated/prisma/client.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Db, Tx } from '../../platform/db.ts';
 import type { AuditRecord, AuditService } from '../audit/audit.service.ts';
-import { after, isUuid, newestFirst, pageSize, toPage, type Page } from '../pagination/cursor-page.ts';
+import { after, isUuid, newestFirst, pageSize, toPage, type Page } from '../../kernel/pagination.ts';
 import type { SessionRevocation, SessionsService } from '../sessions/sessions.service.ts';
 import { PASSWORD_SCOPE, type Throttle } from '../rate-limit/throttle.ts';
 import { LOCKED_UNTIL_UNLOCKED } from '../users/account-lock.ts';

@@ -1,7 +1,7 @@
 import { builder } from '../../graphql/builder.ts';
 import { PageInfo } from '../../graphql/connection.ts';
 import type { AuditedEvent } from '../../platform/events.ts';
-import type { Page } from '../pagination/cursor-page.ts';
+import type { Page } from '../../kernel/pagination.ts';
 
 // The audit log for admins: paged newest first, and live from every instance.
 

@@ -1,8 +1,8 @@
-import { badInput } from '../../errors.ts';
+import { badInput } from '../../kernel/errors.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Db, Tx } from '../../platform/db.ts';
 import { uuid7 } from '../../platform/uuid7.ts';
-import { after, isUuid, newestFirst, pageSize, toPage, type Page } from '../pagination/cursor-page.ts';
+import { after, isUuid, newestFirst, pageSize, toPage, type Page } from '../../kernel/pagination.ts';
 import type { ClientInfo } from '../sessions/sessions.service.ts';
 import type { AuditedEvent } from '../../platform/events.ts';
 

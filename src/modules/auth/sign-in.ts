@@ -1,4 +1,4 @@
-import { AppError } from '../../errors.ts';
+import { AppError } from '../../kernel/errors.ts';
 import type { AuthMethod, SecondFactor, User } from '../../generated/prisma/client.ts';
 import { inTransaction, type UnitOfWork } from '../../kernel/unit-of-work.ts';
 import type { Db, Tx } from '../../platform/db.ts';

@@ -1,4 +1,4 @@
-import { AppError } from '../../errors.ts';
+import { AppError } from '../../kernel/errors.ts';
 import { ipRateLimitKey } from '../../platform/client-ip.ts';
 import type { Metrics } from '../../platform/metrics.ts';
 import type { RateLimitRule } from './rate-limit-rules.ts';

@@ -1,4 +1,4 @@
-import { AppError } from '../../errors.ts';
+import { AppError } from '../../kernel/errors.ts';
 
 /**
  * `lockedUntil` of an admin lock without an end: a date no clock reaches, so every check of

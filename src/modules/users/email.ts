@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { badInput } from '../../errors.ts';
+import { badInput } from '../../kernel/errors.ts';
 
 const emailSyntax = z.email();
 

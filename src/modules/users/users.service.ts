@@ -1,5 +1,5 @@
 import type { Config } from '../../config/env.ts';
-import { AppError, badInput } from '../../errors.ts';
+import { AppError, badInput } from '../../kernel/errors.ts';
 import type { AuthMethod, Role, Session, User } from '../../generated/prisma/client.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Db, Tx } from '../../platform/db.ts';

@@ -2,7 +2,7 @@ import { builder } from '../../graphql/builder.ts';
 import { PageInfo } from '../../graphql/connection.ts';
 import type { GraphQLContext } from '../../graphql/context.ts';
 import type { WebhookDelivery as DeliveryRow } from '../../generated/prisma/client.ts';
-import type { Page } from '../pagination/cursor-page.ts';
+import type { Page } from '../../kernel/pagination.ts';
 import type { Actor } from '../admin/admin-guard.ts';
 import type { WebhookView } from './webhooks.service.ts';
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import type { Config } from '../../config/env.ts';
-import { badInput } from '../../errors.ts';
+import { badInput } from '../../kernel/errors.ts';
 import type { Webhook, WebhookDelivery } from '../../generated/prisma/client.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Db, Tx } from '../../platform/db.ts';
@@ -11,7 +11,7 @@ import type { Queue } from '../../platform/queue.ts';
 import { uuid7 } from '../../platform/uuid7.ts';
 import type { Actor } from '../admin/admin-guard.ts';
 import type { AuditRecord, AuditService } from '../audit/audit.service.ts';
-import { after, isUuid, newestFirst, pageSize, toPage, type Page } from '../pagination/cursor-page.ts';
+import { after, isUuid, newestFirst, pageSize, toPage, type Page } from '../../kernel/pagination.ts';
 import { ForbiddenTargetError, resolvePublic } from './webhook-address.ts';
 import { createWebhookDeliverer, createWebhookMetrics, DELIVER_WEBHOOK } from './webhook-delivery.ts';
 import { createWebhookOutbox, parseEvents, WEBHOOK_EVENTS } from './webhook-outbox.ts';

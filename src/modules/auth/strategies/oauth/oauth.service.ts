@@ -1,5 +1,5 @@
 import type { Config } from '../../../../config/env.ts';
-import { AppError, badInput } from '../../../../errors.ts';
+import { AppError, badInput } from '../../../../kernel/errors.ts';
 import type { OAuthAttempt } from '../../../../generated/prisma/client.ts';
 import type { Clock } from '../../../../platform/clock.ts';
 import { hashToken, newToken, safeEqual } from '../../../../platform/crypto.ts';

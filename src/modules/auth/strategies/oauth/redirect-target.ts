@@ -1,4 +1,4 @@
-import { badInput } from '../../../../errors.ts';
+import { badInput } from '../../../../kernel/errors.ts';
 
 // Where the callback may send the browser (API.md "redirectTo"): the origin of FRONTEND_URL or of
 // an ALLOWED_REDIRECTS entry, exactly, and a path under that URL's path. Anything else would make

@@ -1,5 +1,5 @@
 import type { PasswordPolicy } from '../../../../config/policies.ts';
-import { badInput } from '../../../../errors.ts';
+import { badInput } from '../../../../kernel/errors.ts';
 
 /** Length only (NIST 800-63B): no composition rules, never trimmed or case-folded. */
 export function checkPasswordPolicy(password: string, policy: PasswordPolicy): void {

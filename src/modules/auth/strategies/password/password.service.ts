@@ -1,5 +1,5 @@
 import type { Config } from '../../../../config/env.ts';
-import { badInput, unauthenticated } from '../../../../errors.ts';
+import { badInput, unauthenticated } from '../../../../kernel/errors.ts';
 import type { User } from '../../../../generated/prisma/client.ts';
 import type { Clock } from '../../../../platform/clock.ts';
 import type { Db, Tx } from '../../../../platform/db.ts';

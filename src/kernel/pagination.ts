@@ -1,4 +1,4 @@
-import { badInput } from '../../errors.ts';
+import { badInput } from './errors.ts';
 
 // Keyset pagination, newest first, over (createdAt, id): a total order, so a listing walked page
 // by page returns every row exactly once even while rows are added, and a cursor stays valid when
