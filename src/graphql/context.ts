@@ -1,6 +1,7 @@
 import type { Db } from '../platform/db.ts';
 import type { Services } from '../core.ts';
-import type { ClientInfo, Viewer } from '../modules/sessions/sessions.service.ts';
+import type { Viewer } from '../modules/sessions/sessions.service.ts';
+import type { ClientInfo } from '../kernel/client.ts';
 
 /** What every resolver sees. Built once per operation, on every transport. */
 export interface GraphQLContext {

@@ -2,7 +2,7 @@ import { badInput, forbidden } from '../../kernel/errors.ts';
 import type { User } from '../../generated/prisma/client.ts';
 import type { Tx } from '../../platform/db.ts';
 import { isUuid } from '../../kernel/pagination.ts';
-import type { ClientInfo } from '../sessions/sessions.service.ts';
+import type { ClientInfo } from '../../kernel/client.ts';
 
 /** Who performs an admin action: an admin (userId), or the operator's CLI (userId null). */
 export interface Actor {

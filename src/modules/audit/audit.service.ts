@@ -3,7 +3,7 @@ import type { Clock } from '../../platform/clock.ts';
 import type { Db, Tx } from '../../platform/db.ts';
 import { uuid7 } from '../../platform/uuid7.ts';
 import { after, isUuid, newestFirst, pageSize, toPage, type Page } from '../../kernel/pagination.ts';
-import type { ClientInfo } from '../sessions/sessions.service.ts';
+import type { ClientInfo } from '../../kernel/client.ts';
 import type { AuditedEvent } from '../../platform/events.ts';
 
 // The security log. Services record events as they act (never resolvers); an event that goes with

@@ -1,6 +1,6 @@
 import type { Tx } from '../../platform/db.ts';
 import type { User } from '../../generated/prisma/client.ts';
-import type { ClientInfo } from '../sessions/sessions.service.ts';
+import type { ClientInfo } from '../../kernel/client.ts';
 import type { AuthResult, UsersService } from '../users/users.service.ts';
 import type { SignIn } from './sign-in.ts';
 

@@ -5,7 +5,8 @@ import type { Db, Tx } from '../../platform/db.ts';
 import type { Metrics } from '../../platform/metrics.ts';
 import type { AuditService } from '../audit/audit.service.ts';
 import type { AuthResult } from '../users/users.service.ts';
-import type { ClientInfo, SessionsService } from '../sessions/sessions.service.ts';
+import type { SessionsService } from '../sessions/sessions.service.ts';
+import type { ClientInfo } from '../../kernel/client.ts';
 
 /**
  * A strategy's proof, checked and spent inside the sign-in's transaction: it returns the account

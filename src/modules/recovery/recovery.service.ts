@@ -7,7 +7,7 @@ import { link, passwordChangedMail, passwordResetMail } from '../mail/templates.
 import type { PasswordHasher } from '../auth/strategies/password/password-hasher.ts';
 import { checkPasswordPolicy } from '../auth/strategies/password/password-policy.ts';
 import type { SessionsService } from '../sessions/sessions.service.ts';
-import type { ClientInfo } from '../sessions/sessions.service.ts';
+import type { ClientInfo } from '../../kernel/client.ts';
 import { tokenInvalid, type OneTimeTokens } from '../tokens/one-time-tokens.ts';
 import { PASSWORD_SCOPE, type Throttle } from '../rate-limit/throttle.ts';
 import { normalizeEmail } from '../users/email.ts';

@@ -5,11 +5,7 @@ import { hashToken, newToken } from '../../platform/crypto.ts';
 import type { Db, Tx } from '../../platform/db.ts';
 import type { AuditRecord, AuditService } from '../audit/audit.service.ts';
 import type { OneTimeTokens } from '../tokens/one-time-tokens.ts';
-
-export interface ClientInfo {
-  ipAddress: string | null;
-  userAgent: string | null;
-}
+import type { ClientInfo } from '../../kernel/client.ts';
 
 export interface Viewer {
   user: User;

@@ -7,7 +7,8 @@ import type { UnitOfWork } from '../../kernel/unit-of-work.ts';
 import type { AuditRecord, AuditService } from '../audit/audit.service.ts';
 import type { PasswordHasher } from '../auth/strategies/password/password-hasher.ts';
 import { checkPasswordPolicy } from '../auth/strategies/password/password-policy.ts';
-import type { ClientInfo, SessionRevocation, SessionsService } from '../sessions/sessions.service.ts';
+import type { SessionRevocation, SessionsService } from '../sessions/sessions.service.ts';
+import type { ClientInfo } from '../../kernel/client.ts';
 import { lockedError } from './account-lock.ts';
 import { normalizeEmail } from './email.ts';
 

@@ -5,7 +5,7 @@ import type { Db, Tx } from '../../platform/db.ts';
 import type { AuditService } from '../audit/audit.service.ts';
 import type { MailService } from '../mail/mail.service.ts';
 import { emailVerificationMail, link } from '../mail/templates.ts';
-import type { ClientInfo } from '../sessions/sessions.service.ts';
+import type { ClientInfo } from '../../kernel/client.ts';
 import { tokenInvalid, type OneTimeTokens } from '../tokens/one-time-tokens.ts';
 import { makeRoleOnVerification } from '../users/users.service.ts';
 

@@ -6,7 +6,7 @@ import { hashToken, safeEqual } from '../../../../platform/crypto.ts';
 import type { Db } from '../../../../platform/db.ts';
 import type { MailService } from '../../../mail/mail.service.ts';
 import { emailCodeMail, link } from '../../../mail/templates.ts';
-import type { ClientInfo } from '../../../sessions/sessions.service.ts';
+import type { ClientInfo } from '../../../../kernel/client.ts';
 import type { SignIn } from '../../sign-in.ts';
 import { PASSWORD_SCOPE, type Throttle } from '../../../rate-limit/throttle.ts';
 import { tokenExpired, tokenInvalid } from '../../../tokens/one-time-tokens.ts';

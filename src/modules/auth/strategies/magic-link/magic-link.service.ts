@@ -2,7 +2,7 @@ import type { Config } from '../../../../config/env.ts';
 import type { Db } from '../../../../platform/db.ts';
 import type { MailService } from '../../../mail/mail.service.ts';
 import { link, magicLinkMail } from '../../../mail/templates.ts';
-import type { ClientInfo } from '../../../sessions/sessions.service.ts';
+import type { ClientInfo } from '../../../../kernel/client.ts';
 import type { SignIn } from '../../sign-in.ts';
 import { PASSWORD_SCOPE, type Throttle } from '../../../rate-limit/throttle.ts';
 import type { OneTimeTokens } from '../../../tokens/one-time-tokens.ts';

@@ -1,7 +1,8 @@
 import type { User } from '../../../../generated/prisma/client.ts';
 import type { Tx } from '../../../../platform/db.ts';
 import type { AuditRecord, AuditService } from '../../../audit/audit.service.ts';
-import type { ClientInfo, SessionRevocation } from '../../../sessions/sessions.service.ts';
+import type { SessionRevocation } from '../../../sessions/sessions.service.ts';
+import type { ClientInfo } from '../../../../kernel/client.ts';
 import { normalizeEmail } from '../../../users/email.ts';
 import type { UsersService } from '../../../users/users.service.ts';
 import { OAuthFailure } from './oauth-errors.ts';
