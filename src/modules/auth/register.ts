@@ -1,7 +1,8 @@
 import type { Tx } from '../../platform/db.ts';
 import type { User } from '../../generated/prisma/client.ts';
 import type { ClientInfo } from '../../kernel/client.ts';
-import type { AuthResult, UsersService } from '../users/users.service.ts';
+import type { UsersService } from '../users/users.service.ts';
+import type { AuthResult } from '../../kernel/viewer.ts';
 import type { SignIn } from './sign-in.ts';
 
 interface Deps {

@@ -4,7 +4,7 @@ import { inTransaction, type UnitOfWork } from '../../kernel/unit-of-work.ts';
 import type { Db, Tx } from '../../platform/db.ts';
 import type { Metrics } from '../../platform/metrics.ts';
 import type { AuditService } from '../audit/audit.service.ts';
-import type { AuthResult } from '../users/users.service.ts';
+import type { AuthResult } from '../../kernel/viewer.ts';
 import type { SessionsService } from '../sessions/sessions.service.ts';
 import type { ClientInfo } from '../../kernel/client.ts';
 

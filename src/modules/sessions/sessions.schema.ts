@@ -2,7 +2,7 @@ import { builder } from '../../graphql/builder.ts';
 import type { GraphQLContext } from '../../graphql/context.ts';
 import { AuthMethod, RevocationReason } from '../../graphql/scalars.ts';
 import type { SessionRevokedEvent as RevokedEvent } from '../../platform/events.ts';
-import type { AuthResult } from '../users/users.service.ts';
+import type { AuthResult } from '../../kernel/viewer.ts';
 import { User } from '../users/users.schema.ts';
 
 export const Session = builder.prismaObject('Session', {

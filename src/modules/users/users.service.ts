@@ -28,12 +28,6 @@ export interface Claim {
   record: AuditRecord | null;
 }
 
-export interface AuthResult {
-  token: string;
-  user: User;
-  session: Session;
-}
-
 interface Deps {
   db: Db;
   clock: Clock;

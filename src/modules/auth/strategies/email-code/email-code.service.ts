@@ -11,7 +11,8 @@ import type { SignIn } from '../../sign-in.ts';
 import { PASSWORD_SCOPE, type Throttle } from '../../../rate-limit/throttle.ts';
 import { tokenExpired, tokenInvalid } from '../../../tokens/one-time-tokens.ts';
 import { normalizeEmail } from '../../../users/email.ts';
-import type { AuthResult, UsersService } from '../../../users/users.service.ts';
+import type { UsersService } from '../../../users/users.service.ts';
+import type { AuthResult } from '../../../../kernel/viewer.ts';
 
 // Sign-in by a 6-digit code mailed to the address: 10 minutes, stored only as a salted hash, a
 // new code voids the previous one, and after 5 wrong tries the code is burned. Every guess first

@@ -7,7 +7,8 @@ import type { SignIn } from '../../sign-in.ts';
 import { PASSWORD_SCOPE, type Throttle } from '../../../rate-limit/throttle.ts';
 import type { OneTimeTokens } from '../../../tokens/one-time-tokens.ts';
 import { normalizeEmail } from '../../../users/email.ts';
-import type { AuthResult, UsersService } from '../../../users/users.service.ts';
+import type { UsersService } from '../../../users/users.service.ts';
+import type { AuthResult } from '../../../../kernel/viewer.ts';
 
 // Sign-in by a link mailed to the address: the link carries a one-time token bound to that email,
 // valid 10 minutes, used once. First use creates the account (its email then verified). A newer

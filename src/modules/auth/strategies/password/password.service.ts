@@ -10,7 +10,7 @@ import type { ClientInfo } from '../../../../kernel/client.ts';
 import { PASSWORD_SCOPE, type Throttle } from '../../../rate-limit/throttle.ts';
 import { lockedError } from '../../../users/account-lock.ts';
 import { normalizeEmail } from '../../../users/email.ts';
-import type { AuthResult } from '../../../users/users.service.ts';
+import type { AuthResult } from '../../../../kernel/viewer.ts';
 import type { Claim, SignIn } from '../../sign-in.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import { checkPasswordPolicy } from './password-policy.ts';
