@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseRuleOverrides, type RateLimitRule } from '../modules/rate-limit/rate-limit-rules.ts';
+import { parseRuleOverrides, type RateLimitRule } from '../kernel/rate-limit-rules.ts';
 import { parseProxyEntry } from '../platform/client-ip.ts';
 import { parseKey } from '../platform/encryption.ts';
 import { isLoopbackHostname, isSecureOrLoopbackUrl } from '../platform/loopback.ts';

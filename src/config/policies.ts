@@ -1,4 +1,3 @@
-import type { ThrottlePolicy } from '../modules/rate-limit/throttle-rules.ts';
 
 // The policies behind the settings: their shapes and defaults. Most have no environment variable;
 // a deployment keeps the defaults, and tests adjust them through the parsed Config.
@@ -194,3 +193,12 @@ export interface AccessTokenPolicy {
 }
 
 export const defaultAccessTokenPolicy: AccessTokenPolicy = { ttlMs: 300_000 };
+
+export interface ThrottlePolicy {
+  /** Failures are forgotten this long after the first one of the window. */
+  windowMs: number;
+  /** At most this many failures per window; past it every attempt is refused until the window ends. */
+  limit?: number;
+  /** Past `freeFailures`, each failure makes the next attempt wait: baseMs, then doubling, up to maxMs. */
+  backoff?: { freeFailures: number; baseMs: number; maxMs: number };
+}

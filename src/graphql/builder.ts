@@ -5,7 +5,7 @@ import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import './security/rate-limit-plugin.ts';
 import type PrismaTypes from '../generated/pothos-types.ts';
-import type { RateLimitKey } from '../modules/rate-limit/rate-limit-rules.ts';
+import type { RateLimitKey } from '../kernel/rate-limit-rules.ts';
 import { getDatamodel } from '../generated/pothos-types.ts';
 import { forbidden, secondFactorRequired, unauthenticated } from '../kernel/errors.ts';
 import type { GraphQLContext } from './context.ts';

@@ -1,4 +1,4 @@
-import { rateLimitKeys } from '../modules/rate-limit/rate-limit-rules.ts';
+import { rateLimitKeys } from '../kernel/rate-limit-rules.ts';
 import { GraphQLError, Kind } from 'graphql';
 import { builder } from './builder.ts';
 

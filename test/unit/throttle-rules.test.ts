@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { admit, backoffDelayMs, type ThrottlePolicy, type ThrottleState } from '../../src/modules/rate-limit/throttle-rules.ts';
+import { admit, backoffDelayMs, type ThrottleState } from '../../src/modules/rate-limit/throttle-rules.ts';
+import type { ThrottlePolicy } from '../../src/config/policies.ts';
 
 // The throttle's state machine (src/modules/rate-limit/throttle-rules.ts), without a database.
 

@@ -2,7 +2,7 @@ import {
   DirectiveLocation, GraphQLDirective, GraphQLEnumType, GraphQLInt, GraphQLList, GraphQLNonNull, GraphQLString,
   type GraphQLFieldResolver,
 } from 'graphql';
-import { parseRule, type RateLimitRule } from '../../modules/rate-limit/rate-limit-rules.ts';
+import { parseRule, type RateLimitRule } from '../../kernel/rate-limit-rules.ts';
 import { rateLimited } from '../../modules/rate-limit/rate-limit.service.ts';
 import type { GraphQLContext } from '../context.ts';
 

@@ -1,7 +1,7 @@
 import { AppError } from '../../kernel/errors.ts';
 import { ipRateLimitKey } from '../../platform/client-ip.ts';
 import type { Metrics } from '../../platform/metrics.ts';
-import type { RateLimitRule } from './rate-limit-rules.ts';
+import type { RateLimitRule } from '../../kernel/rate-limit-rules.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 
 export interface RateLimitSubject {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Logger } from '../../platform/logger.ts';
 import type { Redis } from '../../platform/redis.ts';
-import { type RateLimitRule, windowSeconds } from './rate-limit-rules.ts';
+import { type RateLimitRule, windowSeconds } from '../../kernel/rate-limit-rules.ts';
 
 // Atomic counters over rate-limiter-flexible: Redis (shared by every instance) when configured,
 // process memory otherwise. When Redis stops answering, the same limits are counted in process

@@ -1,3 +1,4 @@
+import type { ThrottlePolicy } from '../../config/policies.ts';
 // How failures of one proof (a password, an email code) are counted per address, known or not.
 // A pure state machine: the store (throttle.ts) keeps one state per (scope, address) and applies
 // `admit` under a row lock, so parallel attempts are counted exactly.
@@ -5,15 +6,6 @@
 // An attempt is counted as a failure when it is admitted, before its result is known (a guess
 // sent in parallel cannot slip past the budget); a success gives the failure back (`release`) or,
 // for a proof that settles the question (a right password), clears the whole state.
-
-export interface ThrottlePolicy {
-  /** Failures are forgotten this long after the first one of the window. */
-  windowMs: number;
-  /** At most this many failures per window; past it every attempt is refused until the window ends. */
-  limit?: number;
-  /** Past `freeFailures`, each failure makes the next attempt wait: baseMs, then doubling, up to maxMs. */
-  backoff?: { freeFailures: number; baseMs: number; maxMs: number };
-}
 
 export interface ThrottleState {
   failures: number;

@@ -2,7 +2,8 @@ import { AppError } from '../../kernel/errors.ts';
 import type { Clock } from '../../platform/clock.ts';
 import { hashToken } from '../../platform/crypto.ts';
 import type { Db, Tx } from '../../platform/db.ts';
-import { admit, type ThrottlePolicy, type ThrottleState } from './throttle-rules.ts';
+import { admit, type ThrottleState } from './throttle-rules.ts';
+import type { ThrottlePolicy } from '../../config/policies.ts';
 
 // Failures of throttled proofs, counted per address in PostgreSQL (shared by every instance, on
 // the injected clock). Each reservation locks the address's rows, so parallel attempts are
