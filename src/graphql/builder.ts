@@ -1,7 +1,6 @@
 import SchemaBuilder from '@pothos/core';
 import DirectivesPlugin from '@pothos/plugin-directives';
 import PrismaPlugin from '@pothos/plugin-prisma';
-import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import './security/rate-limit-plugin.ts';
 import type PrismaTypes from '../generated/pothos-types.ts';
@@ -25,7 +24,7 @@ export const builder = new SchemaBuilder<{
   };
 }>({
   // rateLimit first: a limit counts every execution, before the auth scopes are checked.
-  plugins: ['rateLimit', ScopeAuthPlugin, DirectivesPlugin, PrismaPlugin, RelayPlugin],
+  plugins: ['rateLimit', ScopeAuthPlugin, DirectivesPlugin, PrismaPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
     authorizeOnSubscribe: true,
@@ -45,12 +44,6 @@ export const builder = new SchemaBuilder<{
     dmmf: getDatamodel(),
     exposeDescriptions: false,
     onUnusedQuery: null,
-  },
-  relay: {
-    nodeQueryOptions: false,
-    nodesQueryOptions: false,
-    clientMutationId: 'omit',
-    cursorType: 'String',
   },
 });
 

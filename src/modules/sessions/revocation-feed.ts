@@ -1,4 +1,4 @@
-import { Repeater } from 'graphql-yoga';
+import { Repeater } from '@repeaterjs/repeater';
 import type { Events, SessionRevokedEvent } from '../../platform/events.ts';
 import type { Metrics } from '../../platform/metrics.ts';
 import type { SessionsService, Viewer } from './sessions.service.ts';
