@@ -17,6 +17,9 @@ const cluster = ['test/cluster/**/*.test.ts'];
 // Fault injection (issue 21: signals, killed workers, a Redis of their own stopped and started)
 // measures deadlines in seconds: one file at a time, after the rest.
 const reliability = ['test/reliability/**/*.test.ts'];
+// Headless Chromium against service processes (account pages, GraphiQL offline, passkeys): each
+// file starts browsers and services of its own, so they run two at a time after the main project.
+const e2e = ['test/e2e/**/*.test.ts'];
 
 export default defineConfig({
   resolve: { conditions },
@@ -28,7 +31,8 @@ export default defineConfig({
     globalSetup: ['test/helpers/global-setup.ts'],
     projects: [
       // Each file gets its own database; two workers match the two cores of the target machine.
-      { extends: true, test: { name: 'main', include: ['test/**/*.test.ts'], exclude: [...timed, ...cluster, ...reliability], maxWorkers: 2 } },
+      { extends: true, test: { name: 'main', include: ['test/**/*.test.ts'], exclude: [...timed, ...cluster, ...reliability, ...e2e], maxWorkers: 2 } },
+      { extends: true, test: { name: 'e2e', include: e2e, maxWorkers: 2, testTimeout: 60_000 } },
       { extends: true, test: { name: 'timed', include: timed, maxWorkers: 1 } },
       { extends: true, test: { name: 'reliability', include: reliability, maxWorkers: 1 } },
       { extends: true, test: { name: 'cluster', include: cluster, maxWorkers: 1, testTimeout: 120_000, hookTimeout: 120_000 } },

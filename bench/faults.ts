@@ -5,11 +5,11 @@
 
 import { Agent, request } from 'node:http';
 import pg from 'pg';
-import { freePort, startServiceProcess, type ServiceProcess } from '../test/helpers/process.ts';
-import { connectWs } from '../test/helpers/ws.ts';
-import { startOwnRedis, type OwnRedis } from '../test/reliability/own-redis.ts';
-import { startSlowProvider } from '../test/reliability/slow-provider.ts';
-import { scratchDatabase } from './lib.ts';
+import { startOwnRedis, type OwnRedis } from '../scripts/own-redis.ts';
+import { startServiceProcess, type ServiceProcess } from '../scripts/service-process.ts';
+import { startSlowProvider } from '../scripts/slow-provider.ts';
+import { connectWs } from '../scripts/ws-connection.ts';
+import { freePort, scratchDatabase } from './lib.ts';
 
 const LIMITS = 'register=10000/1h:IP;login=10000/15m:IP+EMAIL,10000/15m:IP;requestMagicLink=10000/1h:IP';
 const PASSWORD = 'correct horse battery';

@@ -82,13 +82,14 @@ export interface ServiceProcess {
   url: string;
   pid: number;
   rssBytes(): number;
+  signal(name: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
 
-/** Starts `node src/main.ts` and resolves once it is ready. */
-export async function startService(env: Record<string, string>): Promise<ServiceProcess> {
+/** Starts `node [nodeArgs] src/main.ts` and resolves once it is ready. */
+export async function startService(env: Record<string, string>, nodeArgs: string[] = []): Promise<ServiceProcess> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, ['src/main.ts'], {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, 'src/main.ts'], {
     cwd: new URL('..', import.meta.url).pathname,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: String(port), ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -105,6 +106,7 @@ export async function startService(env: Record<string, string>): Promise<Service
     url,
     pid: child.pid!,
     rssBytes: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) * 1024,
+    signal: (name) => void child.kill(name),
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', () => resolve());

@@ -5,7 +5,7 @@
 // - throughput: 200 requests for distinct addresses (20 in flight), then the time until every mail
 //   arrived; mails per second over the whole run and over the worker's span (first to last arrival).
 import { randomUUID } from 'node:crypto';
-import { startSendgridFake } from '../test/helpers/sendgrid-fake.ts';
+import { startSendgridFake } from '../scripts/sendgrid-fake.ts';
 import { ms, percentile, scratchDatabase, startService } from './lib.ts';
 
 const LATENCY_REQUESTS = Number(process.env.BENCH_MAIL_LATENCY_REQUESTS ?? 20);

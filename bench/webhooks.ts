@@ -4,7 +4,7 @@
 // (the payload timestamp, taken in the committing transaction) to its arrival: median, p99, max.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { startReceiver } from '../test/helpers/webhook-receiver.ts';
+import { startReceiver } from '../scripts/webhook-receiver.ts';
 import { ms, percentile, scratchDatabase, startService } from './lib.ts';
 
 const EVENTS = Number(process.env.BENCH_WEBHOOK_EVENTS ?? 1000);

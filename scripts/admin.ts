@@ -6,21 +6,13 @@
 // Exit code 0 on success, 1 when the action failed, 2 on a usage error.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { pino } from 'pino';
 import { ConfigError, loadConfig, type Config } from '../src/config/env.ts';
+import { createCore, type Core } from '../src/core.ts';
 import { AppError } from '../src/kernel/errors.ts';
-import { createAdminService, type Actor } from '../src/modules/admin/admin.service.ts';
-import { createAuditService } from '../src/modules/audit/audit.service.ts';
-import { createPasswordHasher } from '../src/modules/auth/strategies/password/password-hasher.ts';
-import { createSessionsService } from '../src/modules/sessions/sessions.service.ts';
-import { createOneTimeTokens } from '../src/modules/tokens/one-time-tokens.ts';
-import { createThrottle } from '../src/modules/rate-limit/throttle.ts';
-import { createUsersService } from '../src/modules/users/users.service.ts';
+import type { Actor } from '../src/modules/admin/admin.service.ts';
 import { systemClock } from '../src/platform/clock.ts';
-import { createDb, type Db } from '../src/platform/db.ts';
-import { embeddedDatabaseUrl, startEmbeddedPostgres, type EmbeddedDatabase } from '../src/platform/embedded-postgres.ts';
-import { createEvents } from '../src/platform/events.ts';
+import { useEmbeddedPostgres } from '../src/platform/embedded-postgres.ts';
 import { createLogger } from '../src/platform/logger.ts';
 import { applyMigrations } from '../src/platform/migrate.ts';
 
@@ -46,34 +38,23 @@ function parse(argv: string[]) {
   return { command, email: values.email, password };
 }
 
-/** The embedded database of a service that is already running answers; else none does. */
-async function answers(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-async function withDatabase<T>(config: Config, work: (db: Db) => Promise<T>): Promise<T> {
+/** The service's own composition root on DATABASE_URL or the embedded PostgreSQL, for one command. */
+async function withCore<T>(config: Config, work: (core: Core) => Promise<T>): Promise<T> {
   // Only warnings, on stderr: stdout is the command's answer.
   const log = createLogger('warn', pino.destination(2));
-  let embedded: EmbeddedDatabase | undefined;
-  let url = config.databaseUrl;
-  if (!url) {
-    url = embeddedDatabaseUrl(config.embeddedPostgresPort);
-    if (!(await answers(url))) embedded = await startEmbeddedPostgres(config.dataDir, log, config.embeddedPostgresPort);
-  }
-  const db = createDb(url, 2);
+  const embedded = config.databaseUrl ? undefined : await useEmbeddedPostgres(config.dataDir, log, config.embeddedPostgresPort);
+  const url = config.databaseUrl ?? embedded!.url;
   try {
     await applyMigrations(url, log);
-    return await work(db);
+    // Shared with the service: with REDIS_URL, its audit events reach the live feed and its
+    // changes are marked for every instance's session cache.
+    const core = createCore({ config, databaseUrl: url, clock: systemClock, log });
+    try {
+      return await work(core);
+    } finally {
+      await core.close();
+    }
   } finally {
-    await db.$disconnect();
     await embedded?.stop();
   }
 }
@@ -81,29 +62,16 @@ async function withDatabase<T>(config: Config, work: (db: Db) => Promise<T>): Pr
 async function run(argv: string[]): Promise<number> {
   const { command, email, password } = parse(argv);
   const config = loadConfig();
-  return withDatabase(config, async (db) => {
-    const clock = systemClock;
-    // Events reach the admins' live feed when the service shares a Redis with us.
-    const events = createEvents({ redisUrl: config.redisUrl, prefix: config.redisPrefix, log: createLogger('silent') });
-    try {
-      const audit = createAuditService({ db, clock, onRecorded: (event) => events.publishAuditEvent(event) });
-      const hasher = createPasswordHasher(config.password);
-      const tokens = createOneTimeTokens({ db, clock });
-      const sessions = createSessionsService({ db, clock, policy: config.session, audit, tokens });
-      const users = createUsersService({ db, clock, config, hasher, sessions, audit });
-      const admin = createAdminService({ db, clock, users, sessions, audit, throttle: createThrottle({ db, clock }) });
-      const actor: Actor = { userId: null, client: null, via: 'cli' };
-      if (command === 'create') {
-        const user = await admin.createUser(actor, { email, password, role: 'ADMIN' });
-        console.log(`Created admin ${user.email} (id ${user.id})${user.passwordHash ? '' : ' without a password'}.`);
-      } else {
-        const { user, changed } = await admin.promote(actor, email);
-        console.log(changed ? `Promoted ${user.email} (id ${user.id}) to ADMIN.` : `${user.email} (id ${user.id}) is already an admin.`);
-      }
-      return 0;
-    } finally {
-      await events.close();
+  return withCore(config, async ({ services: { admin } }) => {
+    const actor: Actor = { userId: null, client: null, via: 'cli' };
+    if (command === 'create') {
+      const user = await admin.createUser(actor, { email, password, role: 'ADMIN' });
+      console.log(`Created admin ${user.email} (id ${user.id})${user.passwordHash ? '' : ' without a password'}.`);
+    } else {
+      const { user, changed } = await admin.promote(actor, email);
+      console.log(changed ? `Promoted ${user.email} (id ${user.id}) to ADMIN.` : `${user.email} (id ${user.id}) is already an admin.`);
     }
+    return 0;
   });
 }
 
@@ -127,6 +95,5 @@ try {
     exitCode = 1;
   }
 }
-// Explicitly: embedded-postgres hooks `beforeExit` and would end the process with 0 whatever
-// process.exitCode says.
+// Explicitly, with the code decided above: nothing left open may keep the process alive.
 process.exit(exitCode);

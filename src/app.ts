@@ -118,6 +118,7 @@ export function createApp({ config, databaseUrl, clock = systemClock, log: given
         server.listen(port, host, () => {
           const address = server.address();
           const actualPort = typeof address === 'object' && address ? address.port : port;
+          logEffectiveUrls(log, config);
           resolve(`http://${host === '0.0.0.0' ? 'localhost' : host}:${actualPort}`);
         });
       });
@@ -155,6 +156,21 @@ function refuseWhileStopping(url: string, res: ServerResponse, requestId: string
   const body = JSON.stringify(path === '/ready' ? { status: 'stopping' } : { errors: [error] });
   res.writeHead(503, { 'content-type': 'application/json', connection: 'close', 'retry-after': '1' });
   res.end(body);
+}
+
+/** Once at start: the URLs every default was derived from (PORT, PUBLIC_URL, FRONTEND_URL), on one line. */
+function logEffectiveUrls(log: Logger, config: Config): void {
+  log.info(
+    {
+      publicUrl: config.publicUrl,
+      frontendUrl: config.frontendUrl,
+      corsOrigins: config.corsOrigins,
+      oauthRedirectUri: `${config.publicUrl}/oauth/callback`,
+      accountPages: config.accountPages ? `${config.publicUrl}/` : false,
+      devOutbox: config.devOutbox ? `${config.publicUrl}/dev/outbox` : false,
+    },
+    'effective URLs',
+  );
 }
 
 function trackUntilClosed(inFlight: Set<ServerResponse>, res: ServerResponse): void {

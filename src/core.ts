@@ -6,10 +6,12 @@ import { createAdminService } from './modules/admin/admin.service.ts';
 import { createAuditFeed } from './modules/audit/audit-feed.ts';
 import { createAuditService, type AuditService, type AuditSubscriber } from './modules/audit/audit.service.ts';
 import { createRegistration } from './modules/auth/register.ts';
+import { createSecondFactorService } from './modules/auth/second-factor/second-factor.service.ts';
 import { createSignIn, type SignIn } from './modules/auth/sign-in.ts';
 import { createEmailCodeService } from './modules/auth/strategies/email-code/email-code.service.ts';
 import { createMagicLinkService } from './modules/auth/strategies/magic-link/magic-link.service.ts';
 import { createOAuthService } from './modules/auth/strategies/oauth/oauth.service.ts';
+import { createPasskeyService } from './modules/auth/strategies/passkey/passkey.service.ts';
 import { createPasswordHasher, type PasswordHasher } from './modules/auth/strategies/password/password-hasher.ts';
 import { createPasswordService } from './modules/auth/strategies/password/password.service.ts';
 import { createMailService, type MailService } from './modules/mail/mail.service.ts';
@@ -31,9 +33,11 @@ import type { Logger } from './platform/logger.ts';
 import { createDevOutboxMailer } from './platform/mailer/dev-outbox.ts';
 import type { Mailer } from './platform/mailer/mailer.ts';
 import { createSendgridMailer } from './platform/mailer/sendgrid.ts';
-import { createMetrics, type Metrics } from './platform/metrics.ts';
+import { createSmtpMailer } from './platform/mailer/smtp.ts';
+import { createMetrics, registrationMethodLabel, type Metrics } from './platform/metrics.ts';
+import { countActiveSessions } from './modules/sessions/active-sessions.ts';
 import { createQueue, type Queue } from './platform/queue.ts';
-import { createRedis, type Redis } from './platform/redis.ts';
+import { createRedis, createRedisWarning, type Redis } from './platform/redis.ts';
 
 /**
  * The adapters and services without any transport: what the HTTP app (src/app.ts) and the
@@ -42,9 +46,11 @@ import { createRedis, type Redis } from './platform/redis.ts';
 export function createCore({ config, databaseUrl, clock, log }: { config: Config; databaseUrl: string; clock: Clock; log: Logger }) {
   const db = createDb(databaseUrl);
   const redis: Redis | undefined = config.redisUrl ? createRedis(config.redisUrl, config.redisPrefix) : undefined;
-  redis?.on('error', (err) => log.warn({ err: { message: err.message } }, 'redis error'));
+  // Three clients retry while Redis is away: one warning, then one a minute, not three every 2 s.
+  const redisWarning = createRedisWarning(log);
+  redis?.on('error', redisWarning);
   const metrics = createMetrics();
-  const events = createEvents({ redisUrl: config.redisUrl, prefix: config.redisPrefix, log });
+  const events = createEvents({ redisUrl: config.redisUrl, prefix: config.redisPrefix, log, onRedisError: redisWarning });
   const queue = createQueue({ databaseUrl, log, policy: config.queue });
   const mailer = createMailer(config, db, log);
   const encryptor = createEncryptor(
@@ -52,6 +58,7 @@ export function createCore({ config, databaseUrl, clock, log }: { config: Config
     config.encryptionKeysOld.map((key) => parseKey(key)!),
   );
   const services = createServices({ db, clock, config, log, metrics, redis, events, queue, mailer, encryptor });
+  metrics.countActiveSessionsWith(() => countActiveSessions(db, clock));
 
   return {
     db,
@@ -59,6 +66,7 @@ export function createCore({ config, databaseUrl, clock, log }: { config: Config
     metrics,
     events,
     services,
+    mailerName: mailer.name,
     /** Starts the job queue, and its workers when `withWorkers`. */
     async startJobs(withWorkers: boolean) {
       await queue.start();
@@ -77,19 +85,21 @@ export function createCore({ config, databaseUrl, clock, log }: { config: Config
 export type Core = ReturnType<typeof createCore>;
 
 /**
- * SendGrid when configured; otherwise the dev outbox, but only where it is on (config.devOutbox:
- * never in production, else a loopback PUBLIC_URL or DEV_OUTBOX=true): it shows every magic link
+ * SendGrid when configured, else an SMTP relay (SMTP_URL); otherwise the dev outbox, but only
+ * where it is on (config.devOutbox: never in production, else a loopback PUBLIC_URL or
+ * DEV_OUTBOX=true): it shows every magic link
  * to whoever can reach it. Elsewhere every mail fails (retried, then dead-lettered) until a
  * provider is configured, and the start says so in one line.
  */
 function createMailer(config: Config, db: Db, log: Logger): Mailer {
   if (config.sendgridApiKey) return createSendgridMailer({ apiKey: config.sendgridApiKey, apiUrl: config.sendgridApiUrl });
+  if (config.smtpUrl) return createSmtpMailer({ url: config.smtpUrl });
   if (!config.devOutbox) {
     const why = config.production ? '' : ' and the dev outbox is off (PUBLIC_URL is not a loopback URL; DEV_OUTBOX=true turns it on)';
-    log.error(`SENDGRID_API_KEY is not set${why}: no mail (magic links, codes, resets, verification) can be sent`);
+    log.error(`Neither SENDGRID_API_KEY nor SMTP_URL is set${why}: no mail (magic links, codes, resets, verification) can be sent`);
     return {
       name: 'outbox',
-      send: () => Promise.reject(new Error('no mail provider is configured (SENDGRID_API_KEY)')),
+      send: () => Promise.reject(new Error('no mail provider is configured (SENDGRID_API_KEY or SMTP_URL)')),
     };
   }
   // The outbox stamps mails with the wall clock: it lists them in the order they arrived.
@@ -139,6 +149,7 @@ export const signInStrategies = {
   magicLink: createMagicLinkService,
   emailCode: createEmailCodeService,
   oauth: createOAuthService,
+  passkey: createPasskeyService,
 } satisfies Record<string, (deps: StrategyDeps) => object>;
 
 type Strategies = { [K in keyof typeof signInStrategies]: ReturnType<(typeof signInStrategies)[K]> };
@@ -158,6 +169,7 @@ export function createServices({ db, clock, config, log, metrics, redis, events,
     onRecorded: (event) => {
       events.publishAuditEvent(event);
       webhooks.announced(event);
+      if (event.type === 'user.registered') metrics.registrations.inc({ method: registrationMethodLabel(event.data) });
     },
   });
   const webhooks = createWebhooksService({ db, clock, config, log, audit, encryptor, queue, registry: metrics.registry });
@@ -170,10 +182,11 @@ export function createServices({ db, clock, config, log, metrics, redis, events,
       metrics.eventsPublished.inc();
     }
   };
-  const sessions = createSessionsService({ db, clock, policy: config.session, onRevoked, audit, tokens });
+  // The session cache checks every hit against change marks shared through Redis (when set).
+  const sessions = createSessionsService({ db, clock, policy: config.session, onRevoked, audit, tokens, redis, log });
   const throttle = createThrottle({ db, clock });
   const mail = createMailService({ db, clock, queue, mailer, config, metrics, log });
-  const verification = createVerificationService({ db, clock, config, tokens, mail, audit });
+  const verification = createVerificationService({ db, clock, config, tokens, mail, audit, sessions });
   const users = createUsersService({ db, clock, config, hasher, sessions, audit });
 
   const limiter = createRateLimiter({ redis, log, onFallback: () => metrics.rateLimitFallbacks.inc() });
@@ -181,21 +194,22 @@ export function createServices({ db, clock, config, log, metrics, redis, events,
   const revocationFeed = createRevocationFeed({ events, metrics, sessions });
   const recovery = createRecoveryService({ db, clock, config, hasher, tokens, mail, sessions, audit, users, throttle });
   // THE sign-in flow; each method is a strategy that hands it a proof (see signInStrategies).
-  const signIn = createSignIn({ db, sessions, audit, metrics });
+  const secondFactor = createSecondFactorService({ db, clock, config, encryptor, hasher, sessions, audit, mail, throttle, metrics });
+  const signIn = createSignIn({ db, sessions, audit, metrics, secondFactor: () => secondFactor });
   const registration = createRegistration({ users, signIn, requestVerification: verification.requestFor });
   const strategyDeps: StrategyDeps = {
     db, clock, config, log, metrics, hasher, audit, tokens, sessions, throttle, users, mail, signIn,
     notifyPasswordChanged: recovery.notifyPasswordChanged,
     voidMailedSecrets: tokens.voidMailedSecrets,
   };
-  const { password, magicLink, emailCode, oauth } = createStrategies(strategyDeps);
+  const { password, magicLink, emailCode, oauth, passkey } = createStrategies(strategyDeps);
   const admin = createAdminService({ db, clock, users, sessions, audit, throttle });
   const auditFeed = createAuditFeed({ db, clock, events });
   const signingKeys = createSigningKeys({ db, clock, encryptor, log, tokenTtlMs: config.accessTokens.ttlMs });
   const accessTokens = createAccessTokensService({ clock, policy: config.accessTokens, publicUrl: config.publicUrl, signingKeys });
   return {
     hasher, audit, tokens, sessions, throttle, users, registration, password, rateLimits, revocationFeed, mail, magicLink, emailCode, recovery,
-    verification, oauth, admin, auditFeed, accessTokens, webhooks,
+    verification, oauth, admin, auditFeed, accessTokens, webhooks, secondFactor, passkey,
   };
 }
 

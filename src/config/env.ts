@@ -11,6 +11,7 @@ import {
   defaultWebhookPolicy, type WebhookPolicy,
 } from './policies.ts';
 import { defaultAccessTokenPolicy, type AccessTokenPolicy } from './policies.ts';
+import { defaultPasskeyPolicy, type PasskeyPolicy } from './policies.ts';
 
 // One schema for the whole environment (API.md "Environment"). Parsed once at start; a bad value
 // stops the start with a message that names the variable.
@@ -34,6 +35,14 @@ const url = (fallback: string) =>
     .pipe(z.url({ protocol: /^https?$/ }))
     .transform((v) => v.replace(/\/+$/, ''));
 
+/** A URL whose default depends on another setting (PORT): undefined when unset, filled in by loadConfig. */
+const urlOrUnset = z
+  .string()
+  .optional()
+  .transform((v) => (v && v.trim() ? v.trim() : undefined))
+  .pipe(z.url({ protocol: /^https?$/ }).optional())
+  .transform((v) => v?.replace(/\/+$/, ''));
+
 const envSchema = z.object({
   NODE_ENV: z.string().optional().default('development'),
   // An empty value means unset (as for every variable here), not port 0.
@@ -42,11 +51,13 @@ const envSchema = z.object({
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
   REDIS_PREFIX: z.string().min(1).default('portcullis:'),
-  PUBLIC_URL: url('http://localhost:4000'),
-  FRONTEND_URL: url('http://localhost:4000'),
+  // Both default to http://localhost:<PORT>, so the links mailed and the OAuth redirect URI follow PORT.
+  PUBLIC_URL: urlOrUnset,
+  FRONTEND_URL: urlOrUnset,
   ALLOWED_REDIRECTS: list.pipe(z.array(z.url())),
   CORS_ORIGINS: list,
   MAIL_FROM: z.string().min(3).default('Portcullis <no-reply@localhost>'),
+  APP_NAME: z.string().optional().transform((v) => v?.trim() || 'Portcullis'),
   SENDGRID_API_KEY: z.string().optional(),
   SENDGRID_API_URL: url('https://api.sendgrid.com'),
   OAUTH_PROVIDERS: list.pipe(z.array(z.string().regex(/^[a-z0-9_-]+$/i, 'provider ids are letters, digits, - and _'))),
@@ -71,6 +82,8 @@ const envSchema = z.object({
   EMBEDDED_POSTGRES_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
   METRICS_TOKEN: z.string().trim().regex(/^\S*$/, 'must not contain spaces').optional(),
   DEV_OUTBOX: bool(false),
+  // Unset: on when FRONTEND_URL is unset (the pages then live on this service, where the mails point).
+  ACCOUNT_PAGES: bool(false).optional(),
   ENCRYPTION_KEY: z
     .string()
     .trim()
@@ -79,6 +92,10 @@ const envSchema = z.object({
   ENCRYPTION_KEYS_OLD: list.pipe(z.array(z.string().refine((v) => parseKey(v) !== null, 'must be 32-byte base64 keys, comma-separated'))),
   ACCESS_TOKEN_TTL: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(10).max(86_400).default(defaultAccessTokenPolicy.ttlMs / 1000)),
   WEBHOOK_ALLOW_PRIVATE: bool(false).optional(),
+  STARTUP_RETRY_SECONDS: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(0).max(600).default(30)),
+  SMTP_URL: z.string().trim().regex(/^smtps?:\/\/[^\s]+$/, 'must be an smtp:// or smtps:// URL').optional(),
+  WEBAUTHN_RP_ID: z.string().trim().toLowerCase().regex(/^[a-z0-9.-]*$/, 'must be a host name (no scheme, port or path)').optional(),
+  WEBAUTHN_ORIGINS: list.pipe(z.array(z.url({ protocol: /^https?$/ }))),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -105,6 +122,8 @@ export interface Config {
   allowedRedirects: string[];
   corsOrigins: string[];
   mailFrom: string;
+  /** APP_NAME: the issuer shown by authenticator apps (TOTP). */
+  appName: string;
   sendgridApiKey?: string;
   sendgridApiUrl: string;
   oauthProviders: OAuthProviderConfig[];
@@ -112,6 +131,8 @@ export interface Config {
   adminEmails: string[];
   trustProxy: string[];
   graphiql: boolean;
+  /** Sign-in, link landing and account pages served at / and /auth/* (ACCOUNT_PAGES; default: when FRONTEND_URL is unset). */
+  accountPages: boolean;
   introspection: boolean;
   logLevel: string;
   dataDir: string;
@@ -142,6 +163,12 @@ export interface Config {
   /** Webhook URLs may point at loopback and private addresses (WEBHOOK_ALLOW_PRIVATE; default: outside production only). */
   webhookAllowPrivate: boolean;
   webhooks: WebhookPolicy;
+  /** How long a start waits for DATABASE_URL and REDIS_URL to answer before it gives up (STARTUP_RETRY_SECONDS). */
+  startupRetryMs: number;
+  /** Mail through an SMTP relay (SMTP_URL), used when SENDGRID_API_KEY is unset. */
+  smtpUrl?: string;
+  /** Passkeys: relying party (WEBAUTHN_RP_ID, APP_NAME), the origins a response may come from (WEBAUTHN_ORIGINS). */
+  webauthn: { rpId: string; rpName: string; origins: string[] } & PasskeyPolicy;
 }
 
 export class ConfigError extends Error {}
@@ -158,6 +185,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError('Invalid configuration:\n  ENCRYPTION_KEY: required in production (32 bytes, base64: openssl rand -base64 32)');
   }
   const oauthProviders = e.OAUTH_PROVIDERS.map((id) => oauthProvider(id, env));
+  const ownUrl = `http://localhost:${e.PORT}`;
+  const publicUrl = e.PUBLIC_URL ?? ownUrl;
+  const frontendUrl = e.FRONTEND_URL ?? ownUrl;
   const config: Config = {
     production,
     port: e.PORT,
@@ -165,11 +195,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
-    publicUrl: e.PUBLIC_URL,
-    frontendUrl: e.FRONTEND_URL,
+    publicUrl,
+    frontendUrl,
     allowedRedirects: e.ALLOWED_REDIRECTS,
-    corsOrigins: e.CORS_ORIGINS.length ? e.CORS_ORIGINS : [new URL(e.FRONTEND_URL).origin],
+    corsOrigins: e.CORS_ORIGINS.length ? e.CORS_ORIGINS : [new URL(frontendUrl).origin],
     mailFrom: e.MAIL_FROM,
+    appName: e.APP_NAME,
     sendgridApiKey: e.SENDGRID_API_KEY || undefined,
     sendgridApiUrl: e.SENDGRID_API_URL,
     oauthProviders,
@@ -177,6 +208,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     adminEmails: e.ADMIN_EMAILS.map((m) => m.toLowerCase()),
     trustProxy: e.TRUST_PROXY,
     graphiql: e.GRAPHIQL ?? !production,
+    accountPages: e.ACCOUNT_PAGES ?? e.FRONTEND_URL === undefined,
     introspection: !production,
     logLevel: e.LOG_LEVEL,
     dataDir: e.DATA_DIR,
@@ -191,12 +223,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     queue: { ...defaultQueuePolicy },
     runWorkers: e.RUN_WORKERS,
     metricsToken: e.METRICS_TOKEN || undefined,
-    devOutbox: !production && (e.DEV_OUTBOX || isLoopbackHostname(new URL(e.PUBLIC_URL).hostname)),
+    devOutbox: !production && (e.DEV_OUTBOX || isLoopbackHostname(new URL(publicUrl).hostname)),
     encryptionKey: e.ENCRYPTION_KEY || undefined,
     encryptionKeysOld: e.ENCRYPTION_KEYS_OLD,
     accessTokens: { ttlMs: e.ACCESS_TOKEN_TTL * 1000 },
     webhookAllowPrivate: e.WEBHOOK_ALLOW_PRIVATE ?? !production,
     webhooks: { ...defaultWebhookPolicy, retryDelaysMs: [...defaultWebhookPolicy.retryDelaysMs] },
+    startupRetryMs: e.STARTUP_RETRY_SECONDS * 1000,
+    smtpUrl: e.SMTP_URL || undefined,
+    webauthn: webauthnOf(e.WEBAUTHN_RP_ID, e.WEBAUTHN_ORIGINS, frontendUrl, e.APP_NAME),
   };
   return deepFreeze(config);
 }
@@ -232,6 +267,23 @@ function oauthProvider(id: string, env: Record<string, string | undefined>): OAu
     issuer,
     ...(endpoints && { endpoints }),
   };
+}
+
+/**
+ * The relying party of passkeys: by default the host and origin of FRONTEND_URL, where the pages
+ * that call navigator.credentials live. Every origin must be the RP id or one of its subdomains,
+ * or no browser would ever produce a response the service accepts.
+ */
+function webauthnOf(rpIdSetting: string | undefined, originSettings: string[], frontendUrl: string, rpName: string): Config['webauthn'] {
+  const rpId = rpIdSetting || new URL(frontendUrl).hostname;
+  const origins = originSettings.length ? originSettings.map((o) => new URL(o).origin) : [new URL(frontendUrl).origin];
+  for (const origin of origins) {
+    const host = new URL(origin).hostname;
+    if (host !== rpId && !host.endsWith(`.${rpId}`)) {
+      throw new ConfigError(`Invalid configuration:\n  WEBAUTHN_ORIGINS: ${origin} is not on WEBAUTHN_RP_ID ${rpId} or a subdomain of it`);
+    }
+  }
+  return { rpId, rpName, origins, ...defaultPasskeyPolicy };
 }
 
 function deepFreeze<T extends object>(value: T): Readonly<T> {

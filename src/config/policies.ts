@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 
 // The policies behind the settings: their shapes and defaults. Most have no environment variable;
 // a deployment keeps the defaults, and tests adjust them through the parsed Config.
@@ -24,6 +25,8 @@ export interface ThrottlePolicies {
   /** Wrong email codes across codes, besides the tries of each code: per hour and per day. */
   emailCodeHourly: ThrottlePolicy;
   emailCodeDaily: ThrottlePolicy;
+  /** Wrong second-factor codes per account, across its sessions (each pending session also ends at five). */
+  secondFactor: ThrottlePolicy;
 }
 
 /** Lifetimes and budgets of one-time secrets (DESIGN.md). */
@@ -100,13 +103,16 @@ export const defaultPasswordPolicy: PasswordPolicy = {
   minLength: 8,
   maxLength: 256,
   argon2: { memoryCost: 19456, timeCost: 2, parallelism: 1 },
-  maxConcurrentHashes: 2,
+  // One hash per core: more only queue inside libuv's pool (argon2 is memory bound), starving the
+  // DNS, crypto and zlib work that shares it; fewer leave a core idle during a login storm.
+  maxConcurrentHashes: Math.max(1, availableParallelism()),
 };
 
 export const defaultThrottlePolicies: ThrottlePolicies = {
   password: { windowMs: DAY, backoff: { freeFailures: 5, baseMs: 30 * 1000, maxMs: 15 * 60 * 1000 } },
   emailCodeHourly: { windowMs: 60 * 60 * 1000, limit: 10 },
   emailCodeDaily: { windowMs: DAY, limit: 20 },
+  secondFactor: { windowMs: DAY, limit: 20, backoff: { freeFailures: 5, baseMs: 30 * 1000, maxMs: 15 * 60 * 1000 } },
 };
 
 export const defaultGraphQLLimits: GraphQLLimits = {
@@ -193,6 +199,15 @@ export interface AccessTokenPolicy {
 }
 
 export const defaultAccessTokenPolicy: AccessTokenPolicy = { ttlMs: 300_000 };
+
+/** Passkeys (WebAuthn): how long a ceremony may take, and how many passkeys an account may hold. */
+export interface PasskeyPolicy {
+  /** A challenge is used once, within this long after it was handed out. */
+  challengeTtlMs: number;
+  maxPerUser: number;
+}
+
+export const defaultPasskeyPolicy: PasskeyPolicy = { challengeTtlMs: 5 * MINUTE, maxPerUser: 20 };
 
 export interface ThrottlePolicy {
   /** Failures are forgotten this long after the first one of the window. */

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Db } from '../platform/db.ts';
 import type { Services } from '../core.ts';
 import type { Viewer } from '../modules/sessions/sessions.service.ts';
@@ -13,4 +14,17 @@ export interface GraphQLContext {
   db: Db;
   /** Set or clear the session cookie on the HTTP response (no-op unless SESSION_COOKIE=true). */
   setSessionCookie(token: string | null, expiresAt?: Date): void;
+}
+
+/** What a WebSocket operation brings instead of an HTTP request: resolved at connection_init. */
+export interface SocketOperation {
+  requestId: string;
+  viewer: Viewer | null;
+  client: ClientInfo;
+}
+
+export interface ServerContext {
+  req: IncomingMessage;
+  res?: ServerResponse;
+  socketOperation?: SocketOperation;
 }

@@ -64,6 +64,12 @@ function firstRootField(document: DocumentNode, selectionSet: SelectionSetNode):
   return undefined;
 }
 
+/** The one-time secret each field spends (at most one sensitive auth field runs per operation). */
+const TOKEN_PURPOSES: Record<string, string> = {
+  loginWithMagicLink: 'magic_link', loginWithEmailCode: 'email_code', resetPassword: 'password_reset',
+  verifyEmail: 'email_verification', completeOAuth: 'oauth',
+};
+
 export const errorCodeLabel = (code: unknown): string => (typeof code === 'string' && ERROR_CODES.has(code) ? code : OTHER);
 
 const methodLabel = (method: string) => (METHODS.has(method) ? method : OTHER);
@@ -83,12 +89,19 @@ export function useRequestMetrics(metrics: Metrics): Plugin {
       const name = graphqlParams?.operationName;
       labelsOf.set(request, operationLabels(params.schema, params.documentAST, typeof name === 'string' ? name : undefined));
     },
-    onResultProcess({ result }) {
+    onResultProcess({ request, result }) {
       // Streams (SSE subscriptions) deliver their events later; their errors are not counted here.
       if (Symbol.asyncIterator in (result as object)) return;
       for (const single of Array.isArray(result) ? result : [result]) {
         const errors = (single as { errors?: ReadonlyArray<{ extensions?: { code?: unknown } }> }).errors ?? [];
-        for (const error of errors) metrics.graphqlErrors.inc({ code: errorCodeLabel(error.extensions?.code) });
+        for (const error of errors) {
+          const code = errorCodeLabel(error.extensions?.code);
+          metrics.graphqlErrors.inc({ code });
+          if (code === 'TOKEN_INVALID' || code === 'TOKEN_EXPIRED') {
+            const purpose = TOKEN_PURPOSES[labelsOf.get(request)?.operation ?? ''] ?? OTHER;
+            metrics.tokenFailures.inc({ purpose, reason: code === 'TOKEN_INVALID' ? 'invalid' : 'expired' });
+          }
+        }
       }
     },
     onResponse({ request }) {

@@ -5,6 +5,7 @@ import './scalars.ts';
 import { rateLimitDirective } from './security/rate-limit.ts';
 import '../modules/sessions/sessions.schema.ts';
 import '../modules/users/users.schema.ts';
+import '../modules/auth/auth.schema.ts';
 import '../modules/auth/strategies/password/password.schema.ts';
 import '../modules/auth/strategies/magic-link/magic-link.schema.ts';
 import '../modules/auth/strategies/email-code/email-code.schema.ts';
@@ -15,6 +16,8 @@ import '../modules/admin/admin.schema.ts';
 import '../modules/audit/audit.schema.ts';
 import '../modules/webhooks/webhooks.schema.ts';
 import '../modules/access-tokens/access-tokens.schema.ts';
+import '../modules/auth/second-factor/second-factor.schema.ts';
+import '../modules/auth/strategies/passkey/passkey.schema.ts';
 
 let schema: GraphQLSchema | undefined;
 

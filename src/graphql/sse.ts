@@ -7,7 +7,7 @@ import type { ErrorCompleter } from './errors.ts';
 import { clientKey, createAddressCounter } from './transports/connection-limits.ts';
 import { completedResult, refusalResponse, refusingOperationsWithoutData } from './transports/sse-refusals.ts';
 import { createStreamReservations } from './transports/sse-reservations.ts';
-import type { ServerContext } from './yoga.ts';
+import type { ServerContext } from './context.ts';
 
 // GraphQL over Server-Sent Events on /graphql, both modes of the protocol the graphql-sse client
 // speaks. Distinct connections (POST with `Accept: text/event-stream`) are served by yoga itself;
@@ -25,7 +25,10 @@ const STREAM_TOKEN_HEADER = 'x-graphql-event-stream-token';
 export function isSingleConnectionSSE(request: Request): boolean {
   if (request.method === 'PUT') return true;
   if (request.headers.has(STREAM_TOKEN_HEADER)) return true;
-  return request.method === 'GET' && new URL(request.url).searchParams.has('token');
+  // Only on the GraphQL path: a mailed link's ?token= on another path is not an event stream.
+  if (request.method !== 'GET') return false;
+  const url = new URL(request.url);
+  return url.searchParams.has('token') && url.pathname.replace(/\/$/, '') === '/graphql';
 }
 
 interface Options {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { GraphQLError, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import type { Context, SubscribePayload } from 'graphql-ws';
 import { useServer, type Extra } from 'graphql-ws/use/ws';
 import { map } from 'graphql-yoga';
@@ -20,6 +20,7 @@ import type { Services } from '../core.ts';
 import { SESSION_COOKIE_NAME, readCookie, resolveViewer } from './credentials.ts';
 import { INTERNAL, type ErrorCompleter } from './errors.ts';
 import { clientKey, createAddressCounter, createMessageBudget } from './transports/connection-limits.ts';
+import { createOriginRefusalLog } from './transports/origin-refusals.ts';
 import { createSocketSessions, type SocketSession } from './transports/socket-session.ts';
 import type { GraphQLServer } from './yoga.ts';
 
@@ -67,11 +68,13 @@ export function attachWebSocketServer({ server, yoga, config, services, log, clo
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.graphqlLimits.maxBodyBytes });
   const socketsPerAddress = createAddressCounter(limits.maxSocketsPerAddress);
   const socketSessions = createSocketSessions({ sessions: services.sessions, clock, recheckMs: limits.sessionRecheckMs });
+  const logOriginRefusal = createOriginRefusalLog(log, clock, config.corsOrigins);
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? '').split('?')[0];
     const origin = req.headers.origin;
     // Browsers always send Origin; servers and native apps may not, and are let through.
     if (path !== '/graphql' || (origin && !config.corsOrigins.includes(origin))) {
+      if (path === '/graphql' && origin) logOriginRefusal(origin);
       socket.end(`HTTP/1.1 ${path === '/graphql' ? '403 Forbidden' : '404 Not Found'}\r\nConnection: close\r\n\r\n`);
       return;
     }
@@ -179,7 +182,7 @@ export function attachWebSocketServer({ server, yoga, config, services, log, clo
       req: ctx.extra.request,
       socketOperation: { requestId, viewer: ctx.extra.viewer ?? null, client: ctx.extra.client! },
     });
-    let document;
+    let document: DocumentNode;
     try {
       document = enveloped.parse(payload.query);
     } catch (err) {

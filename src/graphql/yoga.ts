@@ -1,4 +1,3 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createLRUCache, createYoga } from 'graphql-yoga';
 import type { Config } from '../config/env.ts';
 import type { Db } from '../platform/db.ts';
@@ -9,7 +8,7 @@ import { currentRequestId } from '../platform/request-scope.ts';
 import type { Viewer } from '../modules/sessions/sessions.service.ts';
 import type { ClientInfo } from '../kernel/client.ts';
 import type { Services } from '../core.ts';
-import type { GraphQLContext } from './context.ts';
+import type { GraphQLContext, ServerContext } from './context.ts';
 import { CSRF_HEADER, resolveViewer, sessionCookie } from './credentials.ts';
 import { createErrorMasker, useErrorExtensions, type ErrorCompleter } from './errors.ts';
 import { getSchema } from './schema.ts';
@@ -17,19 +16,8 @@ import { useRequestMetrics } from './request-metrics.ts';
 import { useControlCharacterRefusal } from './security/control-characters.ts';
 import { useHardening } from './security/hardening.ts';
 import { useServerSentEvents } from './sse.ts';
-
-/** What a WebSocket operation brings instead of an HTTP request: resolved at connection_init. */
-export interface SocketOperation {
-  requestId: string;
-  viewer: Viewer | null;
-  client: ClientInfo;
-}
-
-export interface ServerContext {
-  req: IncomingMessage;
-  res?: ServerResponse;
-  socketOperation?: SocketOperation;
-}
+import { graphiqlOptions, renderGraphiQL, useGraphiQLAssets } from '../http/use-graphiql.ts';
+import { useAccountPages } from '../http/use-account-pages.ts';
 
 interface Deps {
   config: Config;
@@ -48,7 +36,9 @@ export function createGraphQLServer({ config, db, services, log, metrics, client
   return createYoga<ServerContext, GraphQLContext>({
     schema: getSchema(),
     graphqlEndpoint: '/graphql',
-    graphiql: config.graphiql ? { title: 'Portcullis' } : false,
+    // Served from our own dependencies (no CDN), with the README's first operation as its text.
+    graphiql: config.graphiql ? graphiqlOptions : false,
+    renderGraphiQL,
     landingPage: false,
     batching: false,
     // Parsed documents are kept for reuse, but few: a client's own operations are a handful, and an
@@ -76,6 +66,8 @@ export function createGraphQLServer({ config, db, services, log, metrics, client
         production: config.production,
       }),
       useControlCharacterRefusal(),
+      ...(config.graphiql ? [useGraphiQLAssets()] : []),
+      ...(config.accountPages ? [useAccountPages({ config, schema: getSchema() })] : []),
       useErrorExtensions(completeError),
       useServerSentEvents({ limits: config.realtimeLimits, clientIp, completeError }),
       // Bounded labels only; GET /metrics itself is served by http-routes.ts.

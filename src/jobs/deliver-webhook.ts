@@ -1,6 +1,6 @@
 import { DELIVER_WEBHOOK, SWEEP_WEBHOOKS } from '../modules/webhooks/webhook-delivery.ts';
 import type { Queue } from '../platform/queue.ts';
-import type { Services } from '../core.ts';
+import type { WebhooksService } from '../modules/webhooks/webhooks.service.ts';
 
 // Webhook delivery jobs. Each job names one outbox row and makes at most one attempt; retries are
 // timed by the row (its own schedule), so the queue itself never retries. The sweep sends jobs for
@@ -11,7 +11,7 @@ export async function declareWebhookQueues(queue: Queue): Promise<void> {
   await queue.declare(SWEEP_WEBHOOKS, { policy: { retryLimit: 0 } });
 }
 
-export async function startWebhookWorkers(queue: Queue, services: Services): Promise<void> {
+export async function startWebhookWorkers(queue: Queue, services: { webhooks: WebhooksService }): Promise<void> {
   const { deliverer, workers } = services.webhooks;
   // Attempts mostly wait on receivers (up to the timeout each): several workers, so one slow
   // receiver does not hold up the others.

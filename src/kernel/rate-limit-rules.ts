@@ -46,5 +46,3 @@ export function parseRuleOverrides(text: string): Record<string, RateLimitRule[]
   }
   return overrides;
 }
-
-export const formatRule = (r: RateLimitRule) => `${r.limit}/${r.window}:${r.by.join('+')}`;

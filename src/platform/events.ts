@@ -2,6 +2,7 @@ import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { createPubSub, map } from 'graphql-yoga';
 import { Redis } from 'ioredis';
 import type { Logger } from './logger.ts';
+import { createRedisWarning } from './redis.ts';
 
 // Cross-instance events: Redis pub/sub through @graphql-yoga/redis-event-target when REDIS_URL is
 // set (every instance hears every event), in process otherwise. Channels carry REDIS_PREFIX, so
@@ -53,10 +54,11 @@ export interface Events {
   close(): Promise<void>;
 }
 
-export function createEvents({ redisUrl, prefix, log }: { redisUrl?: string; prefix: string; log: Logger }): Events {
+export function createEvents({ redisUrl, prefix, log, onRedisError }: { redisUrl?: string; prefix: string; log: Logger; onRedisError?: (err: Error) => void }): Events {
   const options = { maxRetriesPerRequest: null, retryStrategy: (attempt: number) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS) };
   const clients = redisUrl ? [new Redis(redisUrl, options), new Redis(redisUrl, options)] : [];
-  for (const client of clients) client.on('error', (err) => log.warn({ err: { message: err.message } }, 'events: redis error'));
+  const warn = onRedisError ?? createRedisWarning(log);
+  for (const client of clients) client.on('error', warn);
   const reconnected = new Set<() => void>();
   if (clients[1]) watchReconnects(clients[1], () => reconnected.forEach((listener) => listener()));
   const eventTarget = clients.length

@@ -46,6 +46,9 @@ export class MigrationError extends Error {}
 export async function applyMigrations(databaseUrl: string, log?: Logger, dir = migrationsDir): Promise<string[]> {
   const migrations = await readMigrations(dir);
   const client = new pg.Client({ connectionString: databaseUrl });
+  // A connection the server drops (a stop under way) fails the query in hand; unhandled, the
+  // client's 'error' event would crash the process instead.
+  client.on('error', () => {});
   await client.connect();
   const applied: string[] = [];
   try {

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import type { Logger } from './logger.ts';
 
 export type { Redis };
 
@@ -38,4 +39,28 @@ export async function pingRedis(redis: Redis, connectMs = 1500): Promise<void> {
     });
   }
   await redis.ping();
+}
+
+/** Once a Redis error was logged, the next one waits this long (the count of those in between goes with it). */
+export const REDIS_WARNING_INTERVAL_MS = 60_000;
+
+/**
+ * An 'error' listener for Redis clients that logs the first error at once and then at most one
+ * line a minute, however many clients retry how often: an outage of hours stays a few lines.
+ */
+export function createRedisWarning(log: Logger, { intervalMs = REDIS_WARNING_INTERVAL_MS, now = Date.now } = {}): (err: Error) => void {
+  let lastAt = 0;
+  let suppressed = 0;
+  let logged = false;
+  return (err) => {
+    const at = now();
+    if (logged && at - lastAt < intervalMs) {
+      suppressed++;
+      return;
+    }
+    log.warn({ err: { message: err.message }, suppressed }, 'redis error (retrying in the background; next warning in a minute at most)');
+    lastAt = at;
+    logged = true;
+    suppressed = 0;
+  };
 }

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { startCluster, type Cluster } from '../../scripts/cluster.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
-import { eventually, PASSWORD } from '../helpers/realtime.ts';
+import { PASSWORD } from '../helpers/realtime.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 // What the cluster tests share: a cluster on a database of its own with a Redis prefix of its own,
 // and a GraphQL client that records the HTTP status of every answer (a refused connection is an

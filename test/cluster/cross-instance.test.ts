@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { eventually, recordWs, within } from '../helpers/realtime.ts';
-import { connectWs } from '../helpers/ws.ts';
+import { recordWs, within } from '../helpers/realtime.ts';
+import { eventually } from '../helpers/eventually.ts';
+import { connectWs } from '../../scripts/ws-connection.ts';
 import { gql, login, register, startTestCluster, untilSubscribed, type TestCluster } from './cluster-client.ts';
 
 // Issue 19's acceptance, the shared-state half: three instances behind HAProxy (round robin) on one

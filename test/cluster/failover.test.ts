@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { eventually } from '../helpers/realtime.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { gql, startTestCluster, type Answer, type TestCluster } from './cluster-client.ts';
 
 // Issue 19's acceptance, the failure half: under a steady load of writes through HAProxy, an

@@ -42,6 +42,7 @@ it('validates what it can and keeps credentials out of the release values', asyn
   const release = main.resource.helm_release.portcullis[0];
   expect(release.chart).toContain('../helm/portcullis');
   expect(JSON.stringify(release.values)).not.toContain('var.secrets');
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a Terraform interpolation, kept as written
   expect(main.resource.kubernetes_secret_v1.credentials[0].data).toBe('${var.secrets}');
   const versions = (await parsed('versions.tf')).terraform[0].required_providers[0];
   expect(Object.keys(versions).sort()).toEqual(['helm', 'kubernetes']);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
 import type { TestApp } from './app.ts';
-import type { WsConnection } from './ws.ts';
+import type { WsConnection } from '../../scripts/ws-connection.ts';
 
 // Helpers of the admin and audit tests: an admin made by a direct role update (what the CLI and
 // ADMIN_EMAILS do at creation), a fingerprint of everything an admin field could change (the
@@ -28,10 +28,12 @@ export async function makeAdmin(t: TestApp, email: string): Promise<SignedIn> {
  */
 export async function fingerprint(t: TestApp): Promise<Record<string, unknown[]>> {
   const tables = {
-    users: `SELECT id, email, name, role, "emailVerified", "lockedUntil", "lockReason", "passwordHash", "updatedAt" FROM "User" ORDER BY id`,
+    users: `SELECT id, email, name, role, "emailVerified", "lockedUntil", "lockReason", "passwordHash", "updatedAt", "totpSecret", "totpEnabledAt" FROM "User" ORDER BY id`,
     sessions: `SELECT id, "revokedAt", "revokeReason", "lastSeenAt", "idleExpiresAt" FROM "Session" ORDER BY id`,
     tokens: `SELECT id, "consumedAt" FROM "OneTimeToken" ORDER BY id`,
     identities: `SELECT id FROM "OAuthAccount" ORDER BY id`,
+    passkeys: `SELECT id, counter FROM "Passkey" ORDER BY id`,
+    recoveryCodes: `SELECT id, "usedAt" FROM "RecoveryCode" ORDER BY id`,
     audit: `SELECT id FROM "AuditEvent" ORDER BY id`,
     throttles: `SELECT scope, subject, failures, "windowStartedAt", "blockedUntil" FROM "Throttle" ORDER BY scope, subject`,
   };

@@ -14,6 +14,9 @@ export interface GqlResult<T = any> {
   body: { data?: T; errors?: Array<{ message: string; path?: string[]; extensions: Record<string, any> }> };
 }
 
+/** The `extensions.code` of an answer's first error (undefined when it has none). */
+export const codeOf = (r: GqlResult): string | undefined => r.body.errors?.[0]?.extensions?.code;
+
 export interface TestApp {
   url: string;
   app: App;

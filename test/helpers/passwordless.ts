@@ -1,7 +1,8 @@
 import { fastHashing, relaxedRateLimits, type TestApp } from './app.ts';
 import type { Config } from '../../src/config/env.ts';
 import type { TestDatabase } from './database.ts';
-import { emailCodeIn, eventually, magicLinkTokenIn, type SendgridFake } from './sendgrid-fake.ts';
+import { emailCodeIn, magicLinkTokenIn, type SendgridFake } from './sendgrid-fake.ts';
+import { eventually } from './eventually.ts';
 
 // Shared pieces of the magic-link and email-code tests: fast queue retries, the GraphQL documents,
 // reading secrets out of mails (and remembering them for the log check), and scanning the whole
@@ -60,11 +61,12 @@ export async function emailCodeFor(t: TestApp, fake: SendgridFake, email: string
 /** A 6-digit code other than `code`. */
 export const wrongCode = (code: string, n = 1) => String((Number(code) + n) % 1_000_000).padStart(6, '0');
 
-/** Send-mail jobs for `email` in pg-boss, in any state. */
-export async function mailJobs(db: TestDatabase, email: string): Promise<Array<{ state: string; template: string }>> {
+/** Send-mail jobs for `email` (optionally of one template) in pg-boss, in any state. */
+export async function mailJobs(db: TestDatabase, email: string, template?: string): Promise<Array<{ state: string; template: string }>> {
   return db.query(
-    `SELECT state::text, data->>'template' AS template FROM pgboss.job WHERE name = 'send-mail' AND data->>'email' = $1`,
-    [email],
+    `SELECT state::text, data->>'template' AS template FROM pgboss.job
+      WHERE name = 'send-mail' AND data->>'email' = $1 AND ($2::text IS NULL OR data->>'template' = $2)`,
+    [email, template ?? null],
   );
 }
 
@@ -73,7 +75,7 @@ export async function settledMailJobs(db: TestDatabase, email: string, count: nu
   return eventually(async () => {
     const jobs = await mailJobs(db, email);
     return jobs.length >= count && jobs.every((j) => j.state === 'completed' || j.state === 'failed') ? jobs : undefined;
-  }, 20_000, `${count} settled mail jobs for ${email}`);
+  }, `${count} settled mail jobs for ${email}`, 20_000);
 }
 
 /**

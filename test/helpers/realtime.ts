@@ -1,21 +1,13 @@
 import WebSocket from 'ws';
 import type { TestApp } from './app.ts';
-import type { WsConnection } from './ws.ts';
+import { eventually } from './eventually.ts';
+import type { WsConnection } from '../../scripts/ws-connection.ts';
 
-// Helpers of the realtime tests: polling with a deadline, a raw graphql-transport-ws socket for
-// protocol-level checks, a recorded graphql-ws subscription, and reading /metrics.
+// Helpers of the realtime tests: deadlines on promises, a raw graphql-transport-ws socket for
+// protocol-level checks, a recorded graphql-ws subscription.
 
 export const SESSION_REVOKED = `subscription { sessionRevoked { sessionId userId reason revokedAt } }`;
 export const PASSWORD = 'correct horse battery';
-
-/** Polls `check` until it returns true; throws with `what` after `ms`. */
-export async function eventually(check: () => boolean | Promise<boolean>, what: string, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Whether `promise` settles within `ms` (for "this has not happened" checks). */
 export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
@@ -140,14 +132,6 @@ export async function untilSubscribed(t: TestApp, email: string, ready: Array<(s
     return ready.every((isReady) => isReady(ids));
   }, 'the subscriptions to be live', 5000);
   return ids;
-}
-
-/** The value of one un-labelled series on /metrics. */
-export async function metric(t: TestApp, name: string): Promise<number> {
-  const text = await (await fetch(`${t.url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  if (!line) throw new Error(`${name} is not on /metrics`);
-  return Number(line.slice(name.length + 1));
 }
 
 /** The session row as the database has it. */

@@ -2,7 +2,9 @@ import { expect, vi } from 'vitest';
 import type { Config } from '../../src/config/env.ts';
 import { hashToken } from '../../src/platform/crypto.ts';
 import { fastHashing, relaxedRateLimits, startTestApp, type GqlResult, type TestApp } from './app.ts';
-import { linkIn, startMailCapture, type CapturedMail, type MailCapture } from './mail-capture.ts';
+import { eventually } from './eventually.ts';
+import { mailJobs } from './passwordless.ts';
+import { linkIn, startSendgridFake, type ReceivedMail, type SendgridFake } from './sendgrid-fake.ts';
 
 // Shared by the recovery and verification tests (test/integration/recovery.test.ts and
 // test/security/recovery.test.ts): the operations, fast mail jobs, and reading the queue and rows.
@@ -29,7 +31,6 @@ export const unlimitedRecovery = [
   ),
 ].join(';');
 
-export const codeOf = (r: GqlResult) => r.body.errors?.[0]?.extensions.code as string | undefined;
 
 export function expectCode(r: GqlResult, code: string) {
   expect(r.body.errors?.[0]?.extensions.code, JSON.stringify(r.body)).toBe(code);
@@ -40,8 +41,8 @@ export function expectCode(r: GqlResult, code: string) {
  * The token of the link to `frontendUrl + path` in `mail`: the link must be exactly that URL with a
  * single `token` parameter. The token is remembered, so a log line holding it fails the test.
  */
-export function tokenIn(t: TestApp, mail: CapturedMail, path: string): string {
-  const url = linkIn(mail, `${t.config.frontendUrl}${path}?`);
+export function tokenIn(t: TestApp, mail: ReceivedMail, path: string): string {
+  const url = linkIn(mail.text, path);
   expect(`${url.origin}${url.pathname}`).toBe(`${t.config.frontendUrl}${path}`);
   expect([...url.searchParams.keys()]).toEqual(['token']);
   const token = url.searchParams.get('token')!;
@@ -52,23 +53,9 @@ export function tokenIn(t: TestApp, mail: CapturedMail, path: string): string {
   return token;
 }
 
-/** The send-mail jobs queued for `email` (optionally of one template), with their state. */
-export const mailJobs = (t: TestApp, email: string, template?: string) =>
-  t.db.query<{ state: string; template: string }>(
-    `SELECT state, data->>'template' AS template FROM pgboss.job
-      WHERE name = 'send-mail' AND data->>'email' = $1 AND ($2::text IS NULL OR data->>'template' = $2)`,
-    [email, template ?? null],
-  );
-
 /** Waits until every send-mail job of `email` has been worked off (completed: sent or nothing to send). */
 export async function jobsDone(t: TestApp, email: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const jobs = await mailJobs(t, email);
-    if (jobs.every((j) => j.state === 'completed')) return;
-    if (Date.now() > deadline) throw new Error(`mail jobs of ${email} not done: ${JSON.stringify(jobs)}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  await eventually(async () => (await mailJobs(t.db, email)).every((j) => j.state === 'completed'), `the mail jobs of ${email} to be done`, ms);
 }
 
 export async function userRow(t: TestApp, email: string) {
@@ -150,8 +137,8 @@ export const unlimitedMailedSecrets = `${unlimitedRecovery};requestEmailCode=off
  * An app that mails through a local SendGrid stand-in, with the recovery and passwordless limits
  * off and fast mail jobs; `env` adds to (or replaces) its environment. Closes both at the end.
  */
-export async function startMailingApp(env: Record<string, string> = {}): Promise<{ t: TestApp; mail: MailCapture; close(): Promise<void> }> {
-  const mail = await startMailCapture();
+export async function startMailingApp(env: Record<string, string> = {}): Promise<{ t: TestApp; mail: SendgridFake; close(): Promise<void> }> {
+  const mail = await startSendgridFake();
   const t = await startTestApp({ env: { ...mail.env, RATE_LIMITS: unlimitedMailedSecrets, ...env }, configure: fastMail });
   return {
     t,

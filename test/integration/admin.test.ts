@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type GqlResult, type TestApp } from '../helpers/app.ts';
+import { codeOf, startTestApp, type GqlResult, type TestApp } from '../helpers/app.ts';
 import { auditRows, makeAdmin, type SignedIn } from '../helpers/admin.ts';
 import { login } from '../helpers/realtime.ts';
 import { failuresOf, throttleRow } from '../helpers/throttle.ts';
@@ -21,7 +21,6 @@ afterAll(async () => {
 
 const as = <T = any>(query: string, variables: Record<string, unknown> = {}): Promise<GqlResult<T>> =>
   t.gql<T>(query, variables, { token: admin.token });
-const codeOf = (r: GqlResult) => r.body.errors?.[0]?.extensions?.code;
 
 const PAGE = `query($first: Int, $after: String, $query: String, $role: Role) {
   adminUsers(first: $first, after: $after, query: $query, role: $role) {

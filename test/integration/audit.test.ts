@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type GqlResult, type TestApp } from '../helpers/app.ts';
+import { codeOf, startTestApp, type GqlResult, type TestApp } from '../helpers/app.ts';
 import { auditRows, makeAdmin, recordFeed, untilFeedLive, type RecordedFeed, type SignedIn } from '../helpers/admin.ts';
-import { PASSWORD, eventually, login } from '../helpers/realtime.ts';
-import { connectWs, type WsConnection } from '../helpers/ws.ts';
+import { PASSWORD, login } from '../helpers/realtime.ts';
+import { eventually } from '../helpers/eventually.ts';
+import { connectWs, type WsConnection } from '../../scripts/ws-connection.ts';
 
 // The audit log (issue 8): written by the services, in the transaction of the write it
 // accompanies; paged newest first with filters (adminAuditEvents); streamed live to admins from
@@ -30,7 +31,6 @@ afterAll(async () => {
   await t.close();
 });
 
-const codeOf = (r: GqlResult) => r.body.errors?.[0]?.extensions?.code;
 const feedOf = async (app: TestApp, token: string): Promise<RecordedFeed> => {
   const c = connectWs(app.url, { token });
   open.push(c);

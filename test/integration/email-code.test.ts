@@ -5,7 +5,8 @@ import {
   FRONTEND_URL, LOGIN_WITH_EMAIL_CODE, MAIL_FROM, ME, REQUEST_EMAIL_CODE, emailCodeFor, emailCodeIn, fastQueue, mailJobs,
   sendgridEnv, settledMailJobs, wrongCode,
 } from '../helpers/passwordless.ts';
-import { eventually, linkIn, startSendgridFake, type SendgridFake } from '../helpers/sendgrid-fake.ts';
+import { linkIn, startSendgridFake, type SendgridFake } from '../helpers/sendgrid-fake.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { failuresOf, throttleRow } from '../helpers/throttle.ts';
 
 const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { token } }`;
@@ -242,7 +243,7 @@ describe('through the dev outbox (no SENDGRID_API_KEY)', () => {
       expect(response.status).toBe(200);
       const { mails } = (await response.json()) as { mails: Array<Record<string, string>> };
       return mails.find((m) => m.to === email);
-    }, 15_000, 'the mail in the dev outbox');
+    }, 'the mail in the dev outbox', 15_000);
     expect(mail).toMatchObject({ template: 'email-code', to: email });
     const code = emailCodeIn(mail.text!);
     dev.rememberSecret(code);

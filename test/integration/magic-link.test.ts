@@ -4,7 +4,8 @@ import {
   FRONTEND_URL, LOGIN_WITH_MAGIC_LINK, MAIL_FROM, ME, REQUEST_MAGIC_LINK, fastQueue, magicLinkFor, magicLinkTokenIn,
   mailJobs, sendgridEnv, settledMailJobs,
 } from '../helpers/passwordless.ts';
-import { eventually, linkIn, startSendgridFake, type SendgridFake } from '../helpers/sendgrid-fake.ts';
+import { linkIn, startSendgridFake, type SendgridFake } from '../helpers/sendgrid-fake.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { failuresOf, throttleRow } from '../helpers/throttle.ts';
 
 const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { token } }`;
@@ -217,7 +218,7 @@ describe('through the dev outbox (no SENDGRID_API_KEY)', () => {
     const email = 'outbox-ml@example.com';
     const requestedAt = dev.logs.length;
     expect((await dev.gql(REQUEST_MAGIC_LINK, { email })).body).toEqual({ data: { requestMagicLink: true } });
-    const mail = await eventually(async () => (await outbox(dev)).find((m) => m.to === email), 15_000, 'the mail in the dev outbox');
+    const mail = await eventually(async () => (await outbox(dev)).find((m) => m.to === email), 'the mail in the dev outbox', 15_000);
     expect(mail).toMatchObject({ template: 'magic-link', to: email, subject: 'Your sign-in link' });
     expect(fake.requests.filter((m) => m.to === email)).toEqual([]);
     const link = linkIn(mail.text!, '/auth/magic-link');
@@ -251,7 +252,7 @@ describe('through the dev outbox (no SENDGRID_API_KEY)', () => {
   it('lists the latest mails first', async () => {
     for (const email of ['first-ml@example.com', 'second-ml@example.com']) {
       await dev.gql(REQUEST_MAGIC_LINK, { email });
-      await eventually(async () => (await outbox(dev)).some((m) => m.to === email), 15_000, `the mail to ${email}`);
+      await eventually(async () => (await outbox(dev)).some((m) => m.to === email), `the mail to ${email}`, 15_000);
       dev.clock.advance(1_000);
     }
     const mails = await outbox(dev);

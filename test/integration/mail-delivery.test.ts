@@ -8,7 +8,9 @@ import {
   LOGIN_WITH_MAGIC_LINK, REQUEST_EMAIL_CODE, REQUEST_MAGIC_LINK, emailCodeIn, fastQueue, magicLinkFor, magicLinkTokenIn,
   sendgridEnv, settledMailJobs,
 } from '../helpers/passwordless.ts';
-import { eventually, startSendgridFake, type SendgridFake } from '../helpers/sendgrid-fake.ts';
+import { startSendgridFake, type SendgridFake } from '../helpers/sendgrid-fake.ts';
+import { eventually } from '../helpers/eventually.ts';
+import { metric } from '../helpers/metrics.ts';
 
 // The mail pipeline (issue 4): a request only queues a job; the worker sends through SendGrid with
 // retries, once per mail, and gives up into the dead-letter queue; the "Mail" table tracks each
@@ -38,12 +40,6 @@ afterAll(async () => {
   }
 });
 
-async function metric(name: string, labels: Record<string, string>): Promise<number> {
-  const text = await (await fetch(`${t.url}/metrics`)).text();
-  const selector = `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',')}}`;
-  const line = text.split('\n').find((l) => l.startsWith(`${selector} `));
-  return line ? Number(line.slice(selector.length + 1)) : 0;
-}
 const mailRows = (email: string) =>
   t.db.query<{ id: string; status: string; attempts: number; template: string }>(
     `SELECT id, status::text, attempts, template FROM "Mail" WHERE "to" = $1`,
@@ -72,9 +68,9 @@ describe('retries', () => {
     expect(fake.delivered().filter((m) => m.to === email)).toHaveLength(1);
     expect(fake.requests.filter((m) => m.to === email)).toHaveLength(4);
 
-    expect(await metric('portcullis_mail_sent_total', { template: 'magic-link', result: 'failure' })).toBe(3);
-    expect(await metric('portcullis_mail_sent_total', { template: 'magic-link', result: 'success' })).toBe(1);
-    expect(await metric('portcullis_mail_sent_total', { template: 'magic-link', result: 'dead' })).toBe(0);
+    expect(await metric(t, 'portcullis_mail_sent_total', { template: 'magic-link', result: 'failure' })).toBe(3);
+    expect(await metric(t, 'portcullis_mail_sent_total', { template: 'magic-link', result: 'success' })).toBe(1);
+    expect(await metric(t, 'portcullis_mail_sent_total', { template: 'magic-link', result: 'dead' })).toBe(0);
     expect(await mailRows(email)).toMatchObject([{ status: 'SENT', attempts: 4, template: 'magic-link' }]);
     const warnings = t.logs.filter((l) => l.includes('mail provider refused the mail'));
     expect(warnings).toHaveLength(3);
@@ -95,7 +91,7 @@ describe('retries', () => {
       const [row] = await eventually(async () => {
         const rows = await mailRows(email);
         return rows[0]?.status === 'FAILED' ? rows : undefined;
-      }, 25_000, 'the mail to be given up');
+      }, 'the mail to be given up', 25_000);
       expect(row).toMatchObject({ status: 'FAILED', attempts: 4, template: 'email-code' });
       const requests = fake.requests.filter((m) => m.to === email);
       expect(requests.map((m) => m.status)).toEqual([500, 500, 500, 500]);
@@ -106,9 +102,9 @@ describe('retries', () => {
         [email],
       );
       expect(dead).toEqual([{ state: 'completed', mailId: row!.id }]);
-      expect(await metric('portcullis_mail_sent_total', { template: 'email-code', result: 'failure' })).toBe(4);
-      expect(await metric('portcullis_mail_sent_total', { template: 'email-code', result: 'dead' })).toBe(1);
-      expect(await metric('portcullis_mail_sent_total', { template: 'email-code', result: 'success' })).toBe(0);
+      expect(await metric(t, 'portcullis_mail_sent_total', { template: 'email-code', result: 'failure' })).toBe(4);
+      expect(await metric(t, 'portcullis_mail_sent_total', { template: 'email-code', result: 'dead' })).toBe(1);
+      expect(await metric(t, 'portcullis_mail_sent_total', { template: 'email-code', result: 'success' })).toBe(0);
       expect(t.logs.filter((l) => l.includes('mail given up after its retries'))).toHaveLength(1);
     } finally {
       fake.failAlways(202);
@@ -195,7 +191,7 @@ describe('cleanup', () => {
     } finally {
       await boss.stop({ graceful: false });
     }
-    await eventually(async () => (await t.db.query(`SELECT 1 FROM "Session" WHERE id = $1`, [sessionId])).length === 0, 15_000, 'the cleanup job');
+    await eventually(async () => (await t.db.query(`SELECT 1 FROM "Session" WHERE id = $1`, [sessionId])).length === 0, 'the cleanup job', 15_000);
     expect(await t.db.query(`SELECT 1 FROM "OneTimeToken" WHERE email = $1 AND purpose = 'MAGIC_LINK'`, [email])).toEqual([]);
     expect(t.logs.some((l) => l.includes('cleanup done'))).toBe(true);
   });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestApp, type GqlResult, type TestApp } from '../helpers/app.ts';
 import { failuresOf, throttleRow } from '../helpers/throttle.ts';
+import { metric } from '../helpers/metrics.ts';
 
 const OLD = 'old password 1';
 const NEW = 'new password 2';
@@ -27,11 +28,7 @@ async function userRow(email: string) {
 }
 const sessionsOf = (userId: string) =>
   t.db.query(`SELECT id, "revokedAt", "revokeReason" FROM "Session" WHERE "userId" = $1 ORDER BY id`, [userId]);
-async function loginCounter(result: string): Promise<number> {
-  const text = await (await fetch(`${t.url}/metrics`)).text();
-  const match = new RegExp(`portcullis_logins_total\\{method="PASSWORD",result="${result}"\\} (\\d+)`).exec(text);
-  return match ? Number(match[1]) : 0;
-}
+const loginCounter = (result: string) => metric(t, 'portcullis_logins_total', { method: 'PASSWORD', result });
 function expectCode(r: GqlResult, code: string, status: number) {
   expect(r.body.errors?.[0]?.extensions.code).toBe(code);
   expect(r.status).toBe(status);

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type GqlResult, type TestApp } from '../helpers/app.ts';
 import { FakeClock, MINUTE } from '../helpers/clock.ts';
-import { eventually, settlesWithin } from '../helpers/realtime.ts';
+import { settlesWithin } from '../helpers/realtime.ts';
+import { eventually } from '../helpers/eventually.ts';
 import {
   LOGIN, RESET, expectCode, expectDead, fastMail, holdAfter, lockWaits as lockWaitsOf, sessionsOf, unlimitedRecovery,
 } from '../helpers/recovery.ts';

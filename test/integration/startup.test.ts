@@ -3,7 +3,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { freePort, startServiceProcess } from '../helpers/process.ts';
+import { freePort } from '../../scripts/free-port.ts';
+import { startServiceProcess } from '../../scripts/service-process.ts';
 
 // The newcomer's path: `npm start` with no environment at all runs an embedded PostgreSQL under
 // DATA_DIR, applies the migrations, serves GraphiQL, and keeps the data across restarts.

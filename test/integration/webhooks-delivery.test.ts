@@ -6,7 +6,7 @@ import { fastHashing, startTestApp, type TestApp } from '../helpers/app.ts';
 import { makeAdmin, type SignedIn } from '../helpers/admin.ts';
 import { DAY, FakeClock, HOUR, MINUTE } from '../helpers/clock.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
-import { eventually } from '../helpers/realtime.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { CREATE, DELIVERIES, startReceiver, type Receiver } from '../helpers/webhook-receiver.ts';
 
 // Reliability of delivery: retries under the same webhook-id, the schedule on the service clock,

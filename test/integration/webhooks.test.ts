@@ -2,15 +2,15 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TestApp } from '../helpers/app.ts';
 import { makeAdmin, type SignedIn } from '../helpers/admin.ts';
 import { CHANGE, LOGIN, REQUEST_RESET, RESET, tokenIn, startMailingApp, VERIFY } from '../helpers/recovery.ts';
-import type { MailCapture } from '../helpers/mail-capture.ts';
-import { eventually } from '../helpers/realtime.ts';
+import type { SendgridFake } from '../helpers/sendgrid-fake.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { CREATE, DELIVERIES, startReceiver, type Receiver } from '../helpers/webhook-receiver.ts';
 
 // Every event of API.md "Webhooks" (but second_factor.*: no second factor exists yet) reaches a
 // subscribed receiver once, signed, with the documented payload; the admin fields manage the hook.
 
 let t: TestApp;
-let mail: MailCapture;
+let mail: SendgridFake;
 let closeApp: () => Promise<void>;
 let receiver: Receiver;
 let admin: SignedIn;

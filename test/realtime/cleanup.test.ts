@@ -3,9 +3,10 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { DAY } from '../helpers/clock.ts';
-import { eventually, SESSION_REVOKED, untilSubscribed } from '../helpers/realtime.ts';
+import { SESSION_REVOKED, untilSubscribed } from '../helpers/realtime.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { subscribeSse } from '../helpers/sse.ts';
-import { connectWs } from '../helpers/ws.ts';
+import { connectWs } from '../../scripts/ws-connection.ts';
 
 // Subscribers that leave must release what they held at once (listeners, Redis channels), and
 // streams whose session ends without a revocation event (expiry) must end too.

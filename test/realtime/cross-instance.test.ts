@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { subscribeSse } from '../helpers/sse.ts';
-import { connectWs } from '../helpers/ws.ts';
+import { connectWs } from '../../scripts/ws-connection.ts';
 
 // Acceptance of the realtime issue: two instances sharing Redis; subscribers on B over graphql-ws
 // and graphql-sse; a revocation on A reaches both, the WebSocket closes with 4403 within a second

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
-import {
-  SESSION_REVOKED, eventually, login, metric, rawSocket, recordWs, untilSubscribed, within,
-} from '../helpers/realtime.ts';
+import { eventually } from '../helpers/eventually.ts';
+import { metric } from '../helpers/metrics.ts';
+import { SESSION_REVOKED, login, rawSocket, recordWs, untilSubscribed, within } from '../helpers/realtime.ts';
 import { subscribeSse, type SseSubscription } from '../helpers/sse.ts';
-import { connectWs, type WsConnection } from '../helpers/ws.ts';
+import { connectWs, type WsConnection } from '../../scripts/ws-connection.ts';
 
 // The realtime transports around the checklist items of test/security/sessions-realtime.test.ts:
 // the WebSocket Origin allowlist (API.md, CORS_ORIGINS), the realtime metrics, anonymous

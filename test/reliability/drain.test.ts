@@ -2,7 +2,8 @@ import { Agent, request } from 'node:http';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { relaxedRateLimits } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
-import { freePort, startServiceProcess, type ServiceProcess } from '../helpers/process.ts';
+import { freePort } from '../../scripts/free-port.ts';
+import { startServiceProcess, type ServiceProcess } from '../../scripts/service-process.ts';
 
 // Issue 21: SIGTERM under load. Clients on kept-alive connections register accounts without pause;
 // the service gets SIGTERM. Every request must end either answered (its account exists) or refused

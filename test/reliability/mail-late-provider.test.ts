@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { MINUTE } from '../helpers/clock.ts';
-import { startSlowProvider, type SlowProvider } from './slow-provider.ts';
+import { startSlowProvider, type SlowProvider } from '../../scripts/slow-provider.ts';
 
 // Issue 21: a provider that accepts a mail at once but answers after the client gave up (10 s then)
 // got the mail twice: the timeout was taken for a failure and the job retried. The client now waits

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
-import { startServiceProcess, type ServiceProcess } from '../helpers/process.ts';
-import { startSlowProvider, type SlowProvider } from './slow-provider.ts';
+import { startServiceProcess, type ServiceProcess } from '../../scripts/service-process.ts';
+import { startSlowProvider, type SlowProvider } from '../../scripts/slow-provider.ts';
 
 // Issue 21: a worker SIGKILLed in the middle of a send left its job active for pg-boss's default
 // 900 s. Mail jobs now carry a heartbeat: a dead worker's job is failed and retried within seconds,

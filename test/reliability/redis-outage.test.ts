@@ -2,8 +2,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { login, recordWs, within } from '../helpers/realtime.ts';
 import { subscribeSse } from '../helpers/sse.ts';
-import { connectWs } from '../helpers/ws.ts';
-import { startOwnRedis, type OwnRedis } from './own-redis.ts';
+import { connectWs } from '../../scripts/ws-connection.ts';
+import { startOwnRedis, type OwnRedis } from '../../scripts/own-redis.ts';
 
 // Issue 21: a revocation made while Redis is down publishes an event nobody hears (here instance B
 // revokes and then stops, its pending publishes gone with it). When instance A's subscriber

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startTestApp, type GqlResult, type TestApp } from '../helpers/app.ts';
+import { codeOf, startTestApp, type TestApp } from '../helpers/app.ts';
 import { expectUnchanged, fingerprint, makeAdmin, recordFeed, untilFeedLive, type SignedIn } from '../helpers/admin.ts';
-import { eventually, within } from '../helpers/realtime.ts';
+import { within } from '../helpers/realtime.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { gate } from '../helpers/recovery.ts';
-import { connectWs, type WsConnection } from '../helpers/ws.ts';
+import { connectWs, type WsConnection } from '../../scripts/ws-connection.ts';
 
 // What an admin may do to whom (not to themselves; never remove the last active admin), and an
 // admin lock against a user's live sessions and sockets (issue 8 acceptance).
@@ -22,7 +23,6 @@ afterAll(async () => {
   await t.close();
 });
 
-const codeOf = (r: GqlResult) => r.body.errors?.[0]?.extensions?.code;
 const ws = (token?: string) => {
   const c = connectWs(t.url, { token });
   open.push(c);

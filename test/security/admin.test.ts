@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type GqlResult, type TestApp } from '../helpers/app.ts';
+import { codeOf, startTestApp, type TestApp } from '../helpers/app.ts';
 import { expectUnchanged, fingerprint, makeAdmin, recordFeed, untilFeedLive, type SignedIn } from '../helpers/admin.ts';
-import { eventually } from '../helpers/realtime.ts';
-import { connectWs, type WsConnection } from '../helpers/ws.ts';
+import { eventually } from '../helpers/eventually.ts';
+import { connectWs, type WsConnection } from '../../scripts/ws-connection.ts';
 import { WEBHOOK_ADMIN_FIELDS } from '../helpers/webhook-receiver.ts';
 
 // SECURITY-CHECKLIST.md item 42 (every admin* field refused to users and anonymous callers, with
@@ -26,7 +26,6 @@ afterAll(async () => {
   await t.close();
 });
 
-const codeOf = (r: GqlResult) => r.body.errors?.[0]?.extensions?.code;
 const ws = (token?: string) => {
   const c = connectWs(t.url, { token });
   open.push(c);
@@ -35,12 +34,16 @@ const ws = (token?: string) => {
 /** A fresh user with a live session, for an admin field to act on. */
 const victim = () => t.register(`victim-${++victims}@example.com`);
 
+type Target = SignedIn & { passkeyId?: string };
+
 interface Case {
   field: string;
   query: string;
-  variables: (target: SignedIn) => Record<string, unknown>;
+  /** Gives the target what the field acts on (a second factor, a passkey), straight in the database. */
+  setup?: (target: Target) => Promise<Partial<Target>>;
+  variables: (target: Target) => Record<string, unknown>;
   /** What an admin gets. */
-  works: (data: any, target: SignedIn) => void | Promise<void>;
+  works: (data: any, target: Target) => void | Promise<void>;
 }
 
 const cases: Case[] = [
@@ -105,11 +108,39 @@ const cases: Case[] = [
     variables: (v) => ({ id: v.userId }),
     works: (d) => expect(d.adminRevokeSessions).toBe(1),
   },
+  {
+    field: 'adminResetSecondFactor',
+    query: `mutation($id: ID!) { adminResetSecondFactor(userId: $id) { user { secondFactorEnabled } } }`,
+    setup: async (v) => {
+      await t.db.query(`UPDATE "User" SET "totpSecret" = 'sealed', "totpEnabledAt" = now() WHERE id = $1`, [v.userId]);
+      return {};
+    },
+    variables: (v) => ({ id: v.userId }),
+    works: (d) => expect(d.adminResetSecondFactor.user.secondFactorEnabled).toBe(false),
+  },
+  {
+    field: 'adminDeletePasskey',
+    query: `mutation($id: ID!) { adminDeletePasskey(id: $id) }`,
+    setup: async (v) => {
+      const [row] = await t.db.query<{ id: string }>(
+        `INSERT INTO "Passkey" (id, "userId", "credentialId", "publicKey", counter, transports, "deviceType", "backedUp", name, "createdAt")
+         VALUES (gen_random_uuid(), $1::uuid, 'credential-' || $1::text, '\\x00', 0, '', 'singleDevice', false, 'Key', now()) RETURNING id`,
+        [v.userId],
+      );
+      return { passkeyId: row!.id };
+    },
+    variables: (v) => ({ id: v.passkeyId }),
+    works: async (d, v) => {
+      expect(d.adminDeletePasskey).toBe(true);
+      expect(await t.db.query(`SELECT id FROM "Passkey" WHERE id = $1`, [v.passkeyId])).toEqual([]);
+    },
+  },
 ];
 
 describe('42. A non-admin calls any admin* field -> FORBIDDEN; no side effect', () => {
   it.each(cases)('$field: UNAUTHENTICATED anonymously, FORBIDDEN for a user, nothing changed; works for an admin', async (c) => {
-    const target = await victim();
+    const signedIn = await victim();
+    const target: Target = { ...signedIn, ...(await c.setup?.(signedIn)) };
     // For adminUnlockUser, a locked target: a refused unlock must leave the lock in place.
     if (c.field === 'adminUnlockUser') await t.db.query(`UPDATE "User" SET "lockedUntil" = '9999-12-31', "lockReason" = 'x' WHERE id = $1`, [target.userId]);
     const before = await fingerprint(t);

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { expectUnchanged, fingerprint, makeAdmin, type SignedIn } from '../helpers/admin.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
-import { connectWs } from '../helpers/ws.ts';
+import { connectWs } from '../../scripts/ws-connection.ts';
 
 // Checklist item 57: a control character (C0, DEL, C1) or a lone surrogate in any text argument
 // is refused with BAD_USER_INPUT before any resolver runs: no argon2 hash is spent, no row or audit

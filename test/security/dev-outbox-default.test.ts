@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../src/config/env.ts';
 import { startTestApp, type TestApp, TEST_ENCRYPTION_KEY } from '../helpers/app.ts';
 import { fastQueue, mailJobs, REQUEST_MAGIC_LINK, settledMailJobs } from '../helpers/passwordless.ts';
-import { eventually, magicLinkTokenIn } from '../helpers/sendgrid-fake.ts';
+import { magicLinkTokenIn } from '../helpers/sendgrid-fake.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 // The dev outbox (GET /dev/outbox) shows every mail, magic links included, to whoever reaches it.
 // It is on outside production only while PUBLIC_URL is a loopback URL (a developer's machine) or
@@ -10,7 +11,7 @@ import { eventually, magicLinkTokenIn } from '../helpers/sendgrid-fake.ts';
 // Off and without SendGrid, mail fails loudly, as in production.
 
 const PUBLIC = 'https://auth.example.com';
-const OFF_LINE = 'SENDGRID_API_KEY is not set';
+const OFF_LINE = 'Neither SENDGRID_API_KEY nor SMTP_URL is set';
 /** Fast retries, and a single try so a failing mail settles at once. */
 const oneTry = (config: Config): Config => ({ ...fastQueue(config), queue: { ...fastQueue(config).queue, retryLimit: 0 } });
 
@@ -45,7 +46,7 @@ describe('GET /dev/outbox by default', () => {
       expect(response.status).toBe(200);
       const { mails } = (await response.json()) as { mails: Array<{ to: string; template: string; text: string }> };
       return mails.find((m) => m.to === email && m.template === 'magic-link');
-    }, 15_000, 'the mail in the dev outbox');
+    }, 'the mail in the dev outbox', 15_000);
     t.rememberSecret(magicLinkTokenIn(mail.text));
     expect(await outboxRows(t, email)).toHaveLength(1);
     expect((await outbox(t, 'text/html')).status).toBe(200);
@@ -72,7 +73,7 @@ describe('GET /dev/outbox by default', () => {
     const t = await app({ PUBLIC_URL: PUBLIC, DEV_OUTBOX: 'true' });
     const email = 'opted-in@example.com';
     await requestLink(t, email);
-    const rows = await eventually(async () => ((await outboxRows(t, email)).length ? outboxRows(t, email) : undefined), 15_000, 'the outbox row');
+    const rows = await eventually(async () => ((await outboxRows(t, email)).length ? outboxRows(t, email) : undefined), 'the outbox row', 15_000);
     expect(rows).toHaveLength(1);
     const response = await outbox(t);
     expect(response.status).toBe(200);

@@ -30,7 +30,7 @@ const userCount = async (email: string) =>
   (await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM "User" WHERE email = $1', [email]))[0]!.n;
 
 function watchServices() {
-  const { users, hasher, sessions, registration } = t.app.services;
+  const { hasher, sessions, registration } = t.app.services;
   return {
     register: vi.spyOn(registration, 'register'),
     hash: vi.spyOn(hasher, 'hash'),

@@ -1,17 +1,16 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { hashToken } from '../../src/platform/crypto.ts';
-import type { TestApp } from '../helpers/app.ts';
+import { codeOf, type TestApp } from '../helpers/app.ts';
 import { HOUR, MINUTE } from '../helpers/clock.ts';
-import type { MailCapture } from '../helpers/mail-capture.ts';
+import { emailCodeIn, type SendgridFake } from '../helpers/sendgrid-fake.ts';
 import { LOGIN_WITH_EMAIL_CODE, REQUEST_EMAIL_CODE, wrongCode } from '../helpers/passwordless.ts';
-import { codeOf, expectCode, startMailingApp } from '../helpers/recovery.ts';
-import { emailCodeIn } from '../helpers/sendgrid-fake.ts';
+import { expectCode, startMailingApp } from '../helpers/recovery.ts';
 
 // SECURITY-CHECKLIST.md item 55: "Email codes: besides 5 tries per code, failures count per
 // address across codes (at most 10 an hour, 20 a day), after which even the right code is refused
 // until the window passes." Without it, asking for new codes buys new guesses forever.
 
-let mail: MailCapture;
+let mail: SendgridFake;
 let t: TestApp;
 let stop: () => Promise<void>;
 beforeAll(async () => {

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
-import { connectWs } from '../helpers/ws.ts';
+import { connectWs } from '../../scripts/ws-connection.ts';
 
 // Checklist item 47: error post-processing is linear in its input, and no error message quotes
 // a variable's value, whatever graphql's wording. A 90 KB variable of spaces used to block the
@@ -59,7 +59,7 @@ afterAll(async () => {
 });
 
 function watchServices(app: TestApp) {
-  const { users, hasher, password, recovery, admin, registration } = app.app.services;
+  const { hasher, password, recovery, admin, registration } = app.app.services;
   return [
     vi.spyOn(registration, 'register'), vi.spyOn(hasher, 'hash'), vi.spyOn(hasher, 'verify'), vi.spyOn(password, 'login'),
     vi.spyOn(recovery, 'reset'), vi.spyOn(admin, 'updateUser'),

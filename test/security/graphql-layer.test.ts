@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { defaultDocumentLimits, documentLimitsRule } from '../../src/graphql/security/document-limits.ts';
 import { fastHashing, startTestApp, type TestApp } from '../helpers/app.ts';
 import { failuresOf } from '../helpers/throttle.ts';
-import { connectWs } from '../helpers/ws.ts';
+import { connectWs } from '../../scripts/ws-connection.ts';
 
 // Checklist "GraphQL layer" (items 1-6 and 9): each refused request is checked for its answer and
 // for what did not happen (no row, no service call, no session lookup). The body limit, the cost
@@ -39,7 +39,7 @@ const userCount = async (email: string) =>
 
 /** Every way a request can reach a resolver, the hasher or the database. */
 function watchServices() {
-  const { users, password, hasher, sessions, registration } = t.app.services;
+  const { password, hasher, sessions, registration } = t.app.services;
   return {
     register: vi.spyOn(registration, 'register'),
     login: vi.spyOn(password, 'login'),
@@ -125,7 +125,7 @@ describe('GraphQL layer', () => {
       configure: (c) => fastHashing({ ...c, graphqlLimits: { ...c.graphqlLimits, maxDepth: 2 } }),
     });
     try {
-      const { users, hasher, registration } = shallow.app.services;
+      const { hasher, registration } = shallow.app.services;
       const registerSpy = vi.spyOn(registration, 'register');
       const hashSpy = vi.spyOn(hasher, 'hash');
       const tooDeep = await shallow.gql(register('deep@example.com', 'user { id }'));

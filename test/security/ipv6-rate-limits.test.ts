@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
+import { metric } from '../helpers/metrics.ts';
 
 // Checklist item 58: per-IP rate limits key IPv6 clients by their /64. A subscriber gets a whole
 // /64 and can take any address in it, so behind a trusted proxy, counting per full address would
@@ -22,10 +23,7 @@ async function loginFrom(ip: string, email = `nobody-${++attempt}@example.com`, 
   return r.body.errors?.[0]?.extensions.code ?? 'OK';
 }
 
-async function refusals(): Promise<number> {
-  const text = await (await fetch(`${t.url}/metrics`)).text();
-  return Number(/^portcullis_rate_limited_total\{operation="login"\} (\d+)/m.exec(text)?.[1] ?? 0);
-}
+const refusals = () => metric(t, 'portcullis_rate_limited_total', { operation: 'login' });
 
 describe('IPv6 by /64', () => {
   it('ten addresses of one /64, however written, share one per-IP limit', async () => {

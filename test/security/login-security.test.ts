@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { hashToken } from '../../src/platform/crypto.ts';
-import { startTestApp, type GqlResult, type TestApp } from '../helpers/app.ts';
+import { codeOf, startTestApp, type GqlResult, type TestApp } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { metric } from '../helpers/metrics.ts';
 import { gate } from '../helpers/recovery.ts';
 import { failuresOf, throttleRow } from '../helpers/throttle.ts';
 
@@ -33,7 +34,6 @@ async function app(options: Parameters<typeof startTestApp>[0] = {}): Promise<Te
 }
 const login = (email: string, password: string, options: { app?: TestApp; xff?: string } = {}) =>
   (options.app ?? t).gql(LOGIN, { input: { email, password } }, { headers: options.xff ? { 'x-forwarded-for': options.xff } : {} });
-const codeOf = (r: GqlResult) => r.body.errors?.[0]?.extensions.code as string | undefined;
 function expectCode(r: GqlResult, code: string, status: number) {
   expect(codeOf(r)).toBe(code);
   expect(r.status).toBe(status);
@@ -42,8 +42,6 @@ const userRow = async (email: string) =>
   (await db.query(`SELECT id, "passwordHash", ("lockedUntil" AT TIME ZONE 'UTC') AS "lockedUntil", "lockReason" FROM "User" WHERE email = $1`, [email]))[0];
 const sessionCount = async (email: string) =>
   (await db.query(`SELECT 1 FROM "Session" s JOIN "User" u ON u.id = s."userId" WHERE u.email = $1`, [email])).length;
-const metric = async (app: TestApp, name: string) =>
-  Number((await (await fetch(`${app.url}/metrics`)).text()).split('\n').find((l) => l.startsWith(`${name} `))?.split(' ')[1] ?? 0);
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 describe('13. unknown email vs known email with a wrong password', () => {
@@ -159,7 +157,7 @@ describe('14. ten wrong passwords for one address from ten different X-Forwarded
   });
 });
 
-const THROTTLED = 'portcullis_logins_total{method="PASSWORD",result="throttled"}';
+const THROTTLED = { method: 'PASSWORD', result: 'throttled' };
 /** What a refusal tells the client, all but the request id. */
 function answer(r: GqlResult) {
   const { requestId, ...extensions } = r.body.errors?.[0]?.extensions ?? {};
@@ -172,7 +170,7 @@ describe('15. past the throttle threshold', () => {
     await t.register(owner, PASSWORD);
     const both = async (password: string) => [await login(owner, password), await login(nobody, password)] as const;
     for (let i = 0; i < 5; i++) for (const r of await both(`wrong password ${i}`)) expectCode(r, 'UNAUTHENTICATED', 401);
-    const throttledBefore = await metric(t, THROTTLED);
+    const throttledBefore = await metric(t, 'portcullis_logins_total', THROTTLED);
     const verify = vi.spyOn(t.app.services.hasher, 'verify');
     const waits: number[] = [];
     try {
@@ -191,7 +189,7 @@ describe('15. past the throttle threshold', () => {
       verify.mockRestore();
     }
     expect(waits).toEqual([30, 60, 120, 240, 480, 900, 900]);
-    expect(await metric(t, THROTTLED)).toBe(throttledBefore + 14);
+    expect(await metric(t, 'portcullis_logins_total', THROTTLED)).toBe(throttledBefore + 14);
     expect([await failuresOf(db, owner), await failuresOf(db, nobody)]).toEqual([11, 11]);
     expect(await userRow(owner)).toMatchObject({ lockedUntil: null, lockReason: null });
     expect(await sessionCount(owner)).toBe(1);

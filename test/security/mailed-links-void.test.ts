@@ -1,16 +1,15 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TestApp } from '../helpers/app.ts';
-import type { MailCapture } from '../helpers/mail-capture.ts';
+import { emailCodeIn, magicLinkTokenIn, type SendgridFake } from '../helpers/sendgrid-fake.ts';
 import { LOGIN_WITH_EMAIL_CODE, LOGIN_WITH_MAGIC_LINK, REQUEST_EMAIL_CODE, REQUEST_MAGIC_LINK } from '../helpers/passwordless.ts';
 import { CHANGE, REQUEST_RESET, RESET, expectCode, startMailingApp, tokenIn } from '../helpers/recovery.ts';
-import { emailCodeIn, magicLinkTokenIn } from '../helpers/sendgrid-fake.ts';
 
 // SECURITY-CHECKLIST.md item 56: "`changePassword`, `resetPassword` and `revokeOtherSessions`
 // void the user's outstanding reset and magic-link tokens." Email codes sign in too, so they go
 // the same way. A link mailed before "I changed my password" must not open the account after it.
 
 const PASSWORD = 'first password 1';
-let mail: MailCapture;
+let mail: SendgridFake;
 let t: TestApp;
 let stop: () => Promise<void>;
 beforeAll(async () => {

@@ -4,9 +4,10 @@ import { createBrowser, type Browser } from '../helpers/browser.ts';
 import { startGitHubStandIn, type GitHubStandIn } from '../helpers/github-stand-in.ts';
 import { freePort, startOidcProvider, type TestOidcProvider } from '../helpers/oidc-provider.ts';
 import { FRONTEND_URL, LOGIN_WITH_EMAIL_CODE, LOGIN_WITH_MAGIC_LINK, emailCodeFor, fastQueue, magicLinkFor, sendgridEnv } from '../helpers/passwordless.ts';
-import { PASSWORD, eventually, login, recordWs, untilSubscribed } from '../helpers/realtime.ts';
+import { PASSWORD, login, recordWs, untilSubscribed } from '../helpers/realtime.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { startSendgridFake, type SendgridFake } from '../helpers/sendgrid-fake.ts';
-import { connectWs } from '../helpers/ws.ts';
+import { connectWs } from '../../scripts/ws-connection.ts';
 
 // SECURITY-CHECKLIST.md item 51 (and 34): an identity whose provider does not vouch for the email is
 // never linked to an existing account; it may create an unverified one, but when the owner proves

@@ -1,17 +1,16 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { hashToken } from '../../src/platform/crypto.ts';
 import type { GqlResult, TestApp } from '../helpers/app.ts';
-import type { MailCapture } from '../helpers/mail-capture.ts';
+import { emailCodeIn, magicLinkTokenIn, type SendgridFake } from '../helpers/sendgrid-fake.ts';
 import { LOGIN_WITH_EMAIL_CODE, LOGIN_WITH_MAGIC_LINK, REQUEST_EMAIL_CODE, REQUEST_MAGIC_LINK } from '../helpers/passwordless.ts';
 import { LOGIN, REQUEST_RESET, RESET, expectCode, startMailingApp, tokenIn } from '../helpers/recovery.ts';
-import { emailCodeIn, magicLinkTokenIn } from '../helpers/sendgrid-fake.ts';
 
 // SECURITY-CHECKLIST.md items 14 and 15 as the story of an attacker who tries to lock an owner
 // out: failed passwords throttle the address (known or not, the same answer), they never lock the
 // account, and a proof of the mailbox always gets the owner in and clears the throttle.
 
 const PASSWORD = 'owner password 1';
-let mail: MailCapture;
+let mail: SendgridFake;
 let t: TestApp;
 let stop: () => Promise<void>;
 beforeAll(async () => {

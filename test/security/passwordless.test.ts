@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/platform/crypto.ts';
-import { startTestApp, type GqlResult, type TestApp } from '../helpers/app.ts';
+import { codeOf, startTestApp, type GqlResult, type TestApp } from '../helpers/app.ts';
 import { MINUTE } from '../helpers/clock.ts';
 import {
   LOGIN_WITH_EMAIL_CODE, LOGIN_WITH_MAGIC_LINK, ME, emailCodeFor, fastQueue, magicLinkFor, rowsHolding, sendgridEnv, wrongCode,
@@ -31,7 +31,6 @@ afterAll(async () => {
   }
 });
 
-const codeOf = (r: GqlResult) => r.body.errors?.[0]?.extensions.code as string | undefined;
 function expectRefused(r: GqlResult, code: 'TOKEN_INVALID' | 'TOKEN_EXPIRED') {
   expect(codeOf(r)).toBe(code);
   expect(r.status).toBe(code === 'TOKEN_INVALID' ? 400 : 498);

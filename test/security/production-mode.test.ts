@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
-import { connectWs } from '../helpers/ws.ts';
+import { connectWs } from '../../scripts/ws-connection.ts';
 
 // Checklist item 8: with NODE_ENV=production, introspection is refused and no error carries a
 // "Did you mean" hint, on each of the three transports (HTTP, WebSocket, SSE), and GraphiQL is

@@ -1,26 +1,26 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../helpers/app.ts';
+import { codeOf, startTestApp, type TestApp } from '../helpers/app.ts';
 import { MINUTE } from '../helpers/clock.ts';
-import { startMailCapture, type MailCapture } from '../helpers/mail-capture.ts';
-import { PASSWORD, eventually, recordWs, untilSubscribed, within } from '../helpers/realtime.ts';
-import {
-  LOGIN, ME, REQUEST_RESET, RESET, codeOf, expectCode, expectDead, fastMail, holdAfter, jobsDone, lockWaits, mailJobs, sessionsOf,
-  tokenIn, tokenRow, tokenRowsOf, unlimitedRecovery, userRow,
-} from '../helpers/recovery.ts';
+import { startSendgridFake, type SendgridFake } from '../helpers/sendgrid-fake.ts';
+import { PASSWORD, recordWs, untilSubscribed, within } from '../helpers/realtime.ts';
+import { eventually } from '../helpers/eventually.ts';
+import { mailJobs } from '../helpers/passwordless.ts';
+import { LOGIN, ME, REQUEST_RESET, RESET, expectCode, expectDead, fastMail, holdAfter, jobsDone, lockWaits } from '../helpers/recovery.ts';
+import { sessionsOf, tokenIn, tokenRow, tokenRowsOf, unlimitedRecovery, userRow } from '../helpers/recovery.ts';
 import { failuresOf, throttleRow } from '../helpers/throttle.ts';
-import { connectWs, type WsConnection } from '../helpers/ws.ts';
+import { connectWs, type WsConnection } from '../../scripts/ws-connection.ts';
 
 // SECURITY-CHECKLIST.md items 19-25 (a locked account's reset, and "Recovery"), each test named
 // after its line. Mails go through the app's real SendGrid client to a local stand-in.
 
 const NEW = 'new password 2';
 
-let mail: MailCapture;
+let mail: SendgridFake;
 let t: TestApp;
 const extra: TestApp[] = [];
 const sockets: WsConnection[] = [];
 beforeAll(async () => {
-  mail = await startMailCapture();
+  mail = await startSendgridFake();
   t = await startTestApp({ env: { ...mail.env, RATE_LIMITS: unlimitedRecovery }, configure: fastMail });
 });
 afterAll(async () => {
@@ -118,7 +118,7 @@ it('20. requestPasswordReset for an unknown vs a known email -> both true, simil
   // Each request queued one job, the same for both kinds; the worker found no account for the
   // unknown addresses and made neither a token nor a mail.
   for (let i = 0; i < SAMPLES; i++) {
-    expect(await mailJobs(t, unknownEmail(i))).toEqual([{ state: expect.any(String), template: 'password-reset' }]);
+    expect(await mailJobs(t.db, unknownEmail(i))).toEqual([{ state: expect.any(String), template: 'password-reset' }]);
     await jobsDone(t, unknownEmail(i));
     expect(await t.db.query(`SELECT 1 FROM "OneTimeToken" WHERE email = $1`, [unknownEmail(i)])).toEqual([]);
     expect(await t.db.query(`SELECT 1 FROM "Mail" WHERE "to" = $1`, [unknownEmail(i)])).toEqual([]);
@@ -159,7 +159,7 @@ it('21. A reset token used twice, or twice concurrently -> exactly one password 
   // One "password changed" notice per change, no more.
   await jobsDone(t, email);
   expect(mail.to(email, 'password-changed')).toHaveLength(6);
-  expect(await mailJobs(t, email, 'password-changed')).toHaveLength(6);
+  expect(await mailJobs(t.db, email, 'password-changed')).toHaveLength(6);
 });
 
 it('22. A reset token past 15 minutes (fake clock) -> TOKEN_EXPIRED; password unchanged', async () => {
@@ -177,7 +177,7 @@ it('22. A reset token past 15 minutes (fake clock) -> TOKEN_EXPIRED; password un
   expect(await works(email, NEW)).toBe(false);
   // Nothing else happened either: no session revoked, no notice.
   expect((await t.gql(ME, {}, { token: user.token })).body.data.me.id).toBe(user.userId);
-  expect(await mailJobs(t, email, 'password-changed')).toEqual([]);
+  expect(await mailJobs(t.db, email, 'password-changed')).toEqual([]);
   expectCode(await reset(token, NEW), 'TOKEN_EXPIRED');
 });
 
@@ -251,12 +251,12 @@ it('24. More than the allowed reset requests for one address -> true still retur
     expect(r.body).toEqual({ data: { requestPasswordReset: true } });
     expect(r.headers.get('retry-after')).toBeNull();
   }
-  expect(await mailJobs(limited, email, 'password-reset')).toHaveLength(3);
+  expect(await mailJobs(limited.db, email, 'password-reset')).toHaveLength(3);
   await jobsDone(limited, email);
   expect(mail.to(email, 'password-reset')).toHaveLength(3);
   // An unknown address past its limit answers alike; the limit is per address.
   for (let i = 0; i < 5; i++) expect((await requestReset('nobody-24@example.com', limited)).body).toEqual({ data: { requestPasswordReset: true } });
-  expect(await mailJobs(limited, 'nobody-24@example.com')).toHaveLength(3);
+  expect(await mailJobs(limited.db, 'nobody-24@example.com')).toHaveLength(3);
   const other = 'limit-other-24@example.com';
   await limited.register(other, PASSWORD);
   expect((await requestReset(other, limited)).body).toEqual({ data: { requestPasswordReset: true } });

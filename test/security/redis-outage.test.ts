@@ -2,8 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startTestApp, type GqlResult, type TestApp } from '../helpers/app.ts';
-import { freePort } from '../helpers/process.ts';
+import { codeOf, startTestApp, type GqlResult, type TestApp } from '../helpers/app.ts';
+import { freePort } from '../../scripts/free-port.ts';
+import { metric } from '../helpers/metrics.ts';
 
 // Checklist 43: "Redis down during `login` -> the service keeps answering with the documented
 // policy (fail closed to in-process limits, never unlimited guessing); it recovers when Redis
@@ -83,11 +84,6 @@ afterAll(async () => {
   }
 });
 
-async function metric(name: string): Promise<number> {
-  const text = await (await fetch(`${t!.url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.split(' ')[1]) : 0;
-}
 /** A wrong-password login that must answer (no 500) within 3 seconds. */
 async function timedLogin(email: string): Promise<GqlResult> {
   const started = performance.now();
@@ -96,7 +92,6 @@ async function timedLogin(email: string): Promise<GqlResult> {
   expect(r.status).not.toBe(500);
   return r;
 }
-const codeOf = (r: GqlResult) => r.body.errors?.[0]?.extensions.code as string | undefined;
 const logLines = (pattern: RegExp) => t!.logs.filter((l) => pattern.test(l));
 
 describe('checklist 43: Redis down during login', () => {
@@ -105,7 +100,7 @@ describe('checklist 43: Redis down during login', () => {
     await t!.register(email);
     for (let i = 0; i < 2; i++) expect(codeOf(await timedLogin(email))).toBe('UNAUTHENTICATED');
     expect(await limiterKeys()).not.toHaveLength(0);
-    expect(await metric('portcullis_rate_limit_fallback_total')).toBe(0);
+    expect(await metric(t!, 'portcullis_rate_limit_fallback_total')).toBe(0);
     expect(logLines(UNAVAILABLE)).toHaveLength(0);
 
     await killRedis();
@@ -129,7 +124,7 @@ describe('checklist 43: Redis down during login', () => {
     expect(limited.status).toBe(429);
     expect(limited.body.errors![0]!.extensions.retryAfter).toBeGreaterThan(0);
 
-    expect(await metric('portcullis_rate_limit_fallback_total')).toBeGreaterThan(0);
+    expect(await metric(t!, 'portcullis_rate_limit_fallback_total')).toBeGreaterThan(0);
     // Seven requests went through the fallback; the outage is logged once, as an error.
     const unavailable = logLines(UNAVAILABLE);
     expect(unavailable).toHaveLength(1);
@@ -146,24 +141,24 @@ describe('checklist 43: Redis down during login', () => {
       { timeout: 10_000, interval: 200 },
     );
     expect(await limiterKeys()).toHaveLength(0);
-    const fallbacks = await metric('portcullis_rate_limit_fallback_total');
+    const fallbacks = await metric(t!, 'portcullis_rate_limit_fallback_total');
     expect(codeOf(await timedLogin('after-outage@example.com'))).toBe('UNAUTHENTICATED');
     expect(logLines(ANSWERS_AGAIN)).toHaveLength(1);
     expect(JSON.parse(logLines(ANSWERS_AGAIN)[0]!).level).toBe(30);
     expect(await limiterKeys()).toHaveLength(1);
-    expect(await metric('portcullis_rate_limit_fallback_total')).toBe(fallbacks);
+    expect(await metric(t!, 'portcullis_rate_limit_fallback_total')).toBe(fallbacks);
     expect(logLines(UNAVAILABLE)).toHaveLength(1);
 
     // And the limits hold in Redis again: 3 attempts for the new email, then RATE_LIMITED.
     for (let i = 0; i < 2; i++) expect(codeOf(await timedLogin('after-outage@example.com'))).toBe('UNAUTHENTICATED');
     expect(codeOf(await timedLogin('after-outage@example.com'))).toBe('RATE_LIMITED');
-    expect(await metric('portcullis_rate_limit_fallback_total')).toBe(fallbacks);
+    expect(await metric(t!, 'portcullis_rate_limit_fallback_total')).toBe(fallbacks);
   });
 
   it('a Redis that hangs (SIGSTOP) instead of closing: logins still answer within 3 s and are still limited', async () => {
     const email = 'hang@example.com';
     expect(codeOf(await timedLogin(email))).toBe('UNAUTHENTICATED');
-    const fallbacks = await metric('portcullis_rate_limit_fallback_total');
+    const fallbacks = await metric(t!, 'portcullis_rate_limit_fallback_total');
     const verify = vi.spyOn(t!.app.services.hasher, 'verify');
     const codes: Array<string | undefined> = [];
     server!.kill('SIGSTOP');
@@ -176,7 +171,7 @@ describe('checklist 43: Redis down during login', () => {
     }
     expect(codes.at(-1)).toBe('RATE_LIMITED');
     expect(codes.filter((c) => c === 'UNAUTHENTICATED').length).toBeLessThanOrEqual(3);
-    expect(await metric('portcullis_rate_limit_fallback_total')).toBeGreaterThan(fallbacks);
+    expect(await metric(t!, 'portcullis_rate_limit_fallback_total')).toBeGreaterThan(fallbacks);
     // A second outage is logged once more; the answer after it is counted in Redis again.
     expect(logLines(UNAVAILABLE)).toHaveLength(2);
     await vi.waitFor(

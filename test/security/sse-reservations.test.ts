@@ -3,7 +3,7 @@ import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { defaultRealtimeLimits } from '../../src/config/policies.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
-import { eventually } from '../helpers/realtime.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { subscribeSse } from '../helpers/sse.ts';
 
 // SECURITY-CHECKLIST.md item 53: single-connection SSE reservations (graphql-sse's PUT) are capped

@@ -1,7 +1,7 @@
 import { createClient } from 'graphql-sse';
 import { afterAll, afterEach, beforeAll, expect, it, vi } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
-import { eventually } from '../helpers/realtime.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { subscribeSse } from '../helpers/sse.ts';
 
 // Operations sent on a single-connection SSE stream (POST with X-GraphQL-Event-Stream-Token) are
@@ -94,7 +94,7 @@ const userRows = async (email?: string) =>
   (await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM "User" WHERE $1::text IS NULL OR email = $1', [email ?? null]))[0]!.n;
 
 function watchServices() {
-  const { users, hasher, sessions, registration } = t.app.services;
+  const { hasher, sessions, registration } = t.app.services;
   return { register: vi.spyOn(registration, 'register'), hash: vi.spyOn(hasher, 'hash'), authenticate: vi.spyOn(sessions, 'authenticate') };
 }
 

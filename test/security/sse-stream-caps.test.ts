@@ -3,8 +3,9 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, expect, it, vi } from 'vitest';
 import { defaultRealtimeLimits } from '../../src/config/policies.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
-import { SESSION_REVOKED, eventually, login, untilSubscribed } from '../helpers/realtime.ts';
-import { connectWs } from '../helpers/ws.ts';
+import { SESSION_REVOKED, login, untilSubscribed } from '../helpers/realtime.ts';
+import { eventually } from '../helpers/eventually.ts';
+import { connectWs } from '../../scripts/ws-connection.ts';
 
 // SECURITY-CHECKLIST.md items 53 and 54, for what one SSE stream or one client address can grow:
 // operations per single-connection stream (open at once, and over the stream's life, refused ones

@@ -3,7 +3,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createClient } from 'graphql-sse';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
-import { connectWs } from '../helpers/ws.ts';
+import { connectWs } from '../../scripts/ws-connection.ts';
 
 // Checklist item 46: validation is linear in the document. A ~1 KB anonymous document whose
 // fragments each spread the previous one twice used to make the custom rules walk 2^N selections
@@ -98,7 +98,7 @@ async function timed<T>(work: () => Promise<T>): Promise<{ result: T; ms: number
 
 /** Every way a document could reach a resolver, a hash or the database. */
 function watchServices(app: TestApp) {
-  const { users, hasher, sessions, password, registration } = app.app.services;
+  const { hasher, sessions, password, registration } = app.app.services;
   return [
     vi.spyOn(registration, 'register'), vi.spyOn(hasher, 'hash'), vi.spyOn(hasher, 'verify'),
     vi.spyOn(password, 'login'), vi.spyOn(sessions, 'listLive'), vi.spyOn(sessions, 'authenticate'),

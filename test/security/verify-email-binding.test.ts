@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TestApp } from '../helpers/app.ts';
-import type { MailCapture } from '../helpers/mail-capture.ts';
+import type { SendgridFake } from '../helpers/sendgrid-fake.ts';
 import { ME, REQUEST_VERIFICATION, VERIFY, expectCode, startMailingApp, tokenIn, tokenRow } from '../helpers/recovery.ts';
 
 // SECURITY-CHECKLIST.md item 52: "`verifyEmail` only from a session of the account the link was
@@ -10,7 +10,7 @@ import { ME, REQUEST_VERIFICATION, VERIFY, expectCode, startMailingApp, tokenIn,
 const OWNER = 'owner-52@example.com';
 const ADMIN_ADDRESS = 'boss-52@example.com';
 
-let mail: MailCapture;
+let mail: SendgridFake;
 let t: TestApp;
 let stop: () => Promise<void>;
 beforeAll(async () => {

@@ -4,7 +4,9 @@ import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { AUDIT_FEED, makeAdmin } from '../helpers/admin.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { DAY } from '../helpers/clock.ts';
-import { PASSWORD, SESSION_REVOKED, eventually, login, metric, rawSocket, sessionRow, within, type RawSocket } from '../helpers/realtime.ts';
+import { PASSWORD, SESSION_REVOKED, login, rawSocket, sessionRow, within, type RawSocket } from '../helpers/realtime.ts';
+import { metric } from '../helpers/metrics.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 // SECURITY-CHECKLIST.md item 54: at most 20 operations open per WebSocket, a cap on sockets per
 // client address, a message budget per socket, and subscribes that do not read the database each.

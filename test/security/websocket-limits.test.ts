@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { fastHashing, startTestApp, type TestApp } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { metric } from '../helpers/metrics.ts';
 import { failuresOf, relaxedThrottle } from '../helpers/throttle.ts';
-import { connectWs, type WsConnection } from '../helpers/ws.ts';
+import { connectWs, type WsConnection } from '../../scripts/ws-connection.ts';
 
 // Checklist 7: "Thirty `login` operations sent one after another over one WebSocket -> the same
 // per-account and per-IP limits as over HTTP; `RATE_LIMITED` once past the limit."
@@ -40,12 +41,6 @@ function socket(t: TestApp, headers?: Record<string, string>): WsConnection {
 const wsLogin = (ws: WsConnection, email: string, password = 'wrong password') => ws.request(LOGIN, { input: { email, password } });
 const codeOf = (r: { errors?: any[] }) => r.errors?.[0]?.extensions?.code as string | undefined;
 
-async function metric(t: TestApp, name: string, labels = ''): Promise<number> {
-  const text = await (await fetch(`${t.url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
-  return line ? Number(line.split(' ')[1]) : 0;
-}
-
 describe('checklist 7: thirty login operations over one WebSocket', () => {
   it('hit the per-account limit of HTTP: 10 evaluated, 20 RATE_LIMITED with retryAfter', async () => {
     const t = await app('login=10/15m:IP+EMAIL');
@@ -73,7 +68,7 @@ describe('checklist 7: thirty login operations over one WebSocket', () => {
     // Exactly ten failures were counted: the refused attempts never reached the password check.
     expect(await failuresOf(db, email)).toBe(10);
     expect(await db.query(`SELECT 1 FROM "Session" s JOIN "User" u ON u.id = s."userId" WHERE u.email = $1`, [email])).toHaveLength(1);
-    expect(await metric(t, 'portcullis_rate_limited_total', '{operation="login"}')).toBe(21);
+    expect(await metric(t, 'portcullis_rate_limited_total', { operation: 'login' })).toBe(21);
   });
 
   it('share the counter with HTTP: 5 over HTTP, then 10 over the socket -> the last 5 are RATE_LIMITED', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ipRateLimitKey } from '../../src/platform/client-ip.ts';
+import { createClientIpResolver, ipRateLimitKey, parseProxyEntry } from '../../src/platform/client-ip.ts';
 
 // The key per-IP rate limits count under (checklist 58): IPv6 by its /64, whatever the spelling.
 
@@ -37,5 +37,57 @@ describe('ipRateLimitKey', () => {
   it('returns what is not an IP address unchanged', () => {
     expect(ipRateLimitKey('unknown')).toBe('unknown');
     expect(ipRateLimitKey('2001:db8::1::2')).toBe('2001:db8::1::2');
+  });
+});
+
+// Who the client is (createClientIpResolver): the socket's address unless a trusted proxy speaks
+// for it, then X-Forwarded-For read from the right, skipping trusted hops.
+
+describe('createClientIpResolver', () => {
+  const behindProxy = createClientIpResolver(['10.0.0.0/8', '2001:db8:ffff::1']);
+
+  it('trusts no header without TRUST_PROXY: the socket address is the client', () => {
+    const direct = createClientIpResolver([]);
+    expect(direct('203.0.113.7', '198.51.100.1')).toBe('203.0.113.7');
+    expect(direct('::ffff:203.0.113.7', undefined)).toBe('203.0.113.7');
+  });
+
+  it('ignores the header when the socket is not a trusted proxy', () => {
+    expect(behindProxy('203.0.113.7', '198.51.100.1')).toBe('203.0.113.7');
+  });
+
+  it('takes the rightmost untrusted hop, so a forged leftmost entry changes nothing', () => {
+    expect(behindProxy('10.0.0.2', '198.51.100.1')).toBe('198.51.100.1');
+    expect(behindProxy('10.0.0.2', '1.2.3.4, 198.51.100.1, 10.0.0.9')).toBe('198.51.100.1');
+    expect(behindProxy('::ffff:10.0.0.2', ' 198.51.100.1 ,10.1.2.3')).toBe('198.51.100.1');
+    expect(behindProxy('2001:db8:ffff::1', '2001:db8:1:2::5')).toBe('2001:db8:1:2::5');
+  });
+
+  it('skips entries that are not addresses, and falls back when every hop is trusted or none is usable', () => {
+    expect(behindProxy('10.0.0.2', '198.51.100.1, garbage, 10.0.0.3')).toBe('198.51.100.1');
+    expect(behindProxy('10.0.0.2', '10.0.0.4, 10.0.0.3')).toBe('10.0.0.4');
+    expect(behindProxy('10.0.0.2', 'unknown')).toBe('10.0.0.2');
+    expect(behindProxy('10.0.0.2', '')).toBe('10.0.0.2');
+  });
+
+  it('has no client when the socket address is not an IP', () => {
+    expect(behindProxy(undefined, '198.51.100.1')).toBeNull();
+    expect(behindProxy('not-an-ip', '198.51.100.1')).toBeNull();
+  });
+
+  it('refuses an entry of TRUST_PROXY that is not an address or CIDR', () => {
+    expect(() => createClientIpResolver(['10.0.0.0/'])).toThrow(/TRUST_PROXY/);
+  });
+});
+
+describe('parseProxyEntry', () => {
+  it('reads addresses and CIDRs of both families', () => {
+    expect(parseProxyEntry('10.0.0.1')).toEqual({ address: '10.0.0.1', prefix: undefined, type: 'ipv4' });
+    expect(parseProxyEntry('10.0.0.0/8')).toEqual({ address: '10.0.0.0', prefix: 8, type: 'ipv4' });
+    expect(parseProxyEntry('2001:db8::/32')).toEqual({ address: '2001:db8::', prefix: 32, type: 'ipv6' });
+  });
+
+  it.each([['10.0.0.0/'], ['10.0.0.0/33'], ['2001:db8::/129'], ['example.com'], ['10.0.0.0/8/8'], ['']])('refuses %j', (entry) => {
+    expect(parseProxyEntry(entry)).toBeNull();
   });
 });

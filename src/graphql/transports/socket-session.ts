@@ -6,8 +6,9 @@ import type { Services } from '../../core.ts';
 // then on the socket watches it for revocation (websocket.ts), so a subscribe needs the database
 // only when the view it holds may be wrong: the session looks expired (the idle expiry may have
 // moved on since, through HTTP), the view is older than `recheckMs`, or the viewer is an admin (a
-// demotion revokes nothing, and admin fields must not outlive it). Anything else is answered in
-// memory, so a socket's subscribes never queue on the connection pool.
+// demotion revokes nothing, and admin fields must not outlive it), or the session still owes its
+// second factor. Anything else is answered in memory, so a socket's subscribes never queue on the
+// connection pool.
 
 export interface SocketSession {
   token: string;
@@ -42,8 +43,11 @@ export function createSocketSessions({ sessions, clock, recheckMs }: Deps) {
       if (state.revoked) return null;
       const now = clock.now();
       const { viewer } = state;
+      // A pending session is read again each time: once its second factor is given (on any
+      // transport), its next subscribe is served at once.
       const trusted =
-        now.getTime() - state.readAt < recheckMs && sessions.effectiveExpiry(viewer.session) > now && viewer.user.role !== 'ADMIN';
+        now.getTime() - state.readAt < recheckMs && sessions.effectiveExpiry(viewer.session) > now && viewer.user.role !== 'ADMIN' &&
+        !viewer.session.secondFactorPending;
       if (trusted) return viewer;
       state.reading ??= reread(state).finally(() => (state.reading = undefined));
       return state.reading;

@@ -20,6 +20,7 @@ export class OperationRefused extends Error {
   }
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: any server and user context: only getEnveloped's shape is used
 type Yoga = YogaServer<any, any>;
 type Enveloped = ReturnType<Yoga['getEnveloped']>;
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { AccessTokenPolicy } from '../../config/policies.ts';
 import { badInput } from '../../kernel/errors.ts';
-import type { AuthMethod } from '../../generated/prisma/client.ts';
+import type { AuthMethod, SecondFactor } from '../../generated/prisma/client.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Viewer } from '../sessions/sessions.service.ts';
 import type { SigningKeys } from './signing-keys.ts';
@@ -31,6 +31,9 @@ const amrOfMethod: Record<AuthMethod, string> = {
   PASSKEY: 'hwk',
 };
 
+/** RFC 8176 values of the second factor a session gave (recovery codes are one-time passwords too). */
+const amrOfSecondFactor: Record<SecondFactor, string[]> = { TOTP: ['otp'], RECOVERY_CODE: ['otp'], PASSKEY: ['hwk', 'user'] };
+
 /**
  * The `amr` claim: the session's first factor, then any second factor it passed (`otp`, or
  * `hwk` + `user` for a passkey), plus `mfa` once there are two.
@@ -45,6 +48,7 @@ function checkAudience(audience: string): string {
   if (!audience.length || audience.length > AUDIENCE_MAX) {
     throw badInput(`audience must be 1 to ${AUDIENCE_MAX} characters`);
   }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
   if (/[\u0000-\u001f\u007f-\u009f]/.test(audience)) throw badInput('audience must not contain control characters');
   return audience;
 }
@@ -69,7 +73,7 @@ export function createAccessTokensService({ clock, policy, publicUrl, signingKey
         role: user.role,
         email: user.email,
         email_verified: user.emailVerified,
-        amr: authenticationMethods(session.method),
+        amr: authenticationMethods(session.method, session.secondFactor ? amrOfSecondFactor[session.secondFactor] : []),
       })
         .setProtectedHeader({ alg: 'ES256', kid, typ: 'at+jwt' })
         .setIssuer(publicUrl)

@@ -13,7 +13,7 @@ import type { Actor, AdminUserView, UserPage } from './admin.service.ts';
 /** The signed-in admin performing the operation, for the rules and the audit log. */
 const actor = (ctx: GraphQLContext): Actor => ({ userId: ctx.viewer!.user.id, client: ctx.client });
 
-const AdminUser = builder.objectRef<AdminUserView>('AdminUser').implement({
+export const AdminUser = builder.objectRef<AdminUserView>('AdminUser').implement({
   fields: (t) => ({
     user: t.field({ type: User, resolve: (v) => v.user }),
     locked: t.boolean({ description: 'Whether sign-in is refused with LOCKED now', resolve: (v) => v.lock !== null }),

@@ -139,6 +139,7 @@ export function createAdminService({ db, clock, users, sessions, audit, throttle
         if (input.emailVerified != null && input.emailVerified !== user.emailVerified) data.emailVerified = input.emailVerified;
         if (!Object.keys(data).length) return user;
         const changes = Object.fromEntries(Object.entries(data).map(([field, to]) => [field, { from: user[field as keyof typeof data], to }]));
+        await sessions.userChanged(tx, user.id);
         const updated = await tx.user.update({ where: { id: user.id }, data: { ...data, updatedAt: clock.now() } });
         done.audited.push(await record(tx, actor, 'admin.user.updated', user.id, { changes }));
         return updated;
@@ -173,6 +174,7 @@ export function createAdminService({ db, clock, users, sessions, audit, throttle
         const wasLocked = lockOf(user) !== null;
         // An unlock gives a fresh start: failed passwords no longer hold the address back either.
         await throttle.clear(user.email, [PASSWORD_SCOPE], tx);
+        await sessions.userChanged(tx, id);
         const updated = await tx.user.update({ where: { id }, data: { lockedUntil: null, lockReason: null, updatedAt: clock.now() } });
         done.audited.push(await record(tx, actor, 'user.unlocked', id, { wasLocked }));
         return updated;
@@ -214,6 +216,7 @@ export function createAdminService({ db, clock, users, sessions, audit, throttle
         const user = await tx.user.findUnique({ where: { email } });
         if (!user) throw badInput('No user with this email');
         if (user.role === 'ADMIN') return { user, changed: false };
+        await sessions.userChanged(tx, user.id);
         const updated = await tx.user.update({ where: { id: user.id }, data: { role: 'ADMIN', updatedAt: clock.now() } });
         done.audited.push(await record(tx, actor, 'admin.user.updated', user.id, { changes: { role: { from: user.role, to: 'ADMIN' } } }));
         return { user: updated, changed: true };

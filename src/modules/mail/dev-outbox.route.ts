@@ -6,8 +6,22 @@ import type { MailService } from './mail.service.ts';
 // in production; else a loopback PUBLIC_URL or DEV_OUTBOX=true), as anyone who reaches it can sign
 // in as whoever was mailed a link.
 
-const escape = (value: string) =>
+const escapeHtml = (value: string) =>
   value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+/**
+ * A link in a mail opens in the whole window (the sandbox lets a click do that, and our pages may
+ * not be framed): the mail gets `<base target="_top">`, in its head so it keeps its standards mode.
+ */
+function linksOpenInTopWindow(html: string): string {
+  const base = '<base target="_top">';
+  if (/<head[^>]*>/i.test(html)) return html.replace(/<head[^>]*>/i, (head) => head + base);
+  if (/<html[^>]*>/i.test(html)) return html.replace(/<html[^>]*>/i, (open) => `${open}<head>${base}</head>`);
+  return base + html;
+}
+
+/** The text part, escaped, with its web links clickable (they are our own, from FRONTEND_URL). */
+const textWithLinks = (text: string) => escapeHtml(text).replace(/https?:\/\/[^\s<"']+/g, (url) => `<a href="${url}">${url}</a>`);
 
 export async function serveDevOutbox(req: IncomingMessage, res: ServerResponse, mail: MailService): Promise<void> {
   const mails = await mail.latestInOutbox();
@@ -19,8 +33,9 @@ export async function serveDevOutbox(req: IncomingMessage, res: ServerResponse, 
   }
   const items = mails
     .map(
-      (m) => `<article><h2>${escape(m.subject)}</h2><p class="meta">to ${escape(m.to)} · ${m.createdAt.toISOString()} · ${escape(m.template)}</p>` +
-        `<iframe sandbox="allow-top-navigation-by-user-activation allow-popups" srcdoc="${escape(m.html)}"></iframe><pre>${escape(m.text)}</pre></article>`,
+      (m) => `<article><h2>${escapeHtml(m.subject)}</h2><p class="meta">to ${escapeHtml(m.to)} · ${m.createdAt.toISOString()} · ${escapeHtml(m.template)}</p>` +
+        `<iframe title="${escapeHtml(m.subject)}" sandbox="allow-top-navigation-by-user-activation allow-popups" srcdoc="${escapeHtml(linksOpenInTopWindow(m.html))}"></iframe>` +
+        `<pre>${textWithLinks(m.text)}</pre></article>`,
     )
     .join('');
   res.writeHead(200, {

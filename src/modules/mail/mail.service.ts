@@ -21,7 +21,9 @@ import type { RenderedMail } from './templates.ts';
 export const SEND_MAIL = 'send-mail';
 export const SEND_MAIL_DEAD = 'send-mail-dead';
 
-export type MailTemplate = 'magic-link' | 'email-code' | 'password-reset' | 'email-verification' | 'password-changed';
+export type MailTemplate =
+  | 'magic-link' | 'email-code' | 'password-reset' | 'email-verification' | 'password-changed'
+  | 'second-factor-enabled' | 'second-factor-disabled' | 'passkey-added';
 
 export interface MailRequest {
   template: MailTemplate;
@@ -51,6 +53,9 @@ export function sendableForMs(template: MailTemplate, tokens: TokenPolicy): numb
     case 'email-verification':
       return tokens.emailVerificationTtlMs;
     case 'password-changed':
+    case 'second-factor-enabled':
+    case 'second-factor-disabled':
+    case 'passkey-added':
       return null; // a notice, never stale
   }
 }

@@ -7,7 +7,7 @@ export interface RenderedMail {
   html: string;
 }
 
-const escape = (value: string) =>
+const escapeHtml = (value: string) =>
   value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 export function link(frontendUrl: string, path: string, params: Record<string, string>): string {
@@ -17,13 +17,13 @@ export function link(frontendUrl: string, path: string, params: Record<string, s
 }
 
 function layout(title: string, paragraphs: string[], action?: { label: string; href: string }): string {
-  const body = paragraphs.map((p) => `<p style="margin:0 0 16px">${escape(p)}</p>`).join('');
+  const body = paragraphs.map((p) => `<p style="margin:0 0 16px">${escapeHtml(p)}</p>`).join('');
   const button = action
-    ? `<p style="margin:24px 0"><a href="${escape(action.href)}" style="background:#1f2937;color:#fff;padding:12px 20px;border-radius:6px;text-decoration:none">${escape(action.label)}</a></p>` +
-      `<p style="margin:0 0 16px;font-size:12px;color:#6b7280">Or open this link: ${escape(action.href)}</p>`
+    ? `<p style="margin:24px 0"><a href="${escapeHtml(action.href)}" style="background:#1f2937;color:#fff;padding:12px 20px;border-radius:6px;text-decoration:none">${escapeHtml(action.label)}</a></p>` +
+      `<p style="margin:0 0 16px;font-size:12px;color:#6b7280">Or open this link: ${escapeHtml(action.href)}</p>`
     : '';
   return `<!doctype html><html><body style="font-family:system-ui,sans-serif;color:#111827;max-width:560px;margin:auto;padding:24px">` +
-    `<h1 style="font-size:20px">${escape(title)}</h1>${body}${button}</body></html>`;
+    `<h1 style="font-size:20px">${escapeHtml(title)}</h1>${body}${button}</body></html>`;
 }
 
 const ignore = 'If you did not ask for this, you can ignore this mail.';
@@ -77,5 +77,30 @@ export function passwordChangedMail(supportUrl: string): RenderedMail {
       label: 'Reset my password',
       href: supportUrl,
     }),
+  };
+}
+
+/** The notice that a second factor was added to the account or removed from it. */
+export function secondFactorChangedMail(change: 'enabled' | 'disabled', supportUrl: string): RenderedMail {
+  const what = change === 'enabled'
+    ? 'An authenticator app was set up as the second factor of your account.'
+    : 'The second factor (authenticator app and recovery codes) was removed from your account.';
+  const warning = 'If this was not you, reset your password at once: every other session has been signed out.';
+  const subject = change === 'enabled' ? 'Two-step sign-in was turned on' : 'Two-step sign-in was turned off';
+  return {
+    subject,
+    text: `${what}\n\n${warning}\n\n${supportUrl}\n`,
+    html: layout(subject, [what, warning], { label: 'Reset my password', href: supportUrl }),
+  };
+}
+
+/** The notice that a passkey was added: whoever holds it can now sign in to the account. */
+export function passkeyAddedMail(supportUrl: string): RenderedMail {
+  const what = 'A passkey was added to your account. It can now be used to sign in.';
+  const warning = 'If this was not you, reset your password at once and remove the passkey from your account.';
+  return {
+    subject: 'A passkey was added to your account',
+    text: `${what}\n\n${warning}\n\n${supportUrl}\n`,
+    html: layout('A passkey was added', [what, warning], { label: 'Reset my password', href: supportUrl }),
   };
 }

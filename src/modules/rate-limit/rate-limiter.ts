@@ -13,8 +13,6 @@ export type ConsumeResult = { allowed: true } | { allowed: false; retryAfter: nu
 export interface RateLimiter {
   /** Counts one attempt of `bucket` under `rule` for the key parts; atomic across instances. */
   consume(bucket: string, rule: RateLimitRule, keyParts: string[]): Promise<ConsumeResult>;
-  /** Forgets the attempts counted for a key (e.g. after a successful sign-in). */
-  reset(bucket: string, rule: RateLimitRule, keyParts: string[]): Promise<void>;
 }
 
 interface Deps {
@@ -95,9 +93,6 @@ export function createRateLimiter({ redis, log, onFallback }: Deps): RateLimiter
         if (err instanceof RateLimiterRes) return { allowed: false, retryAfter: Math.max(1, Math.ceil(err.msBeforeNext / 1000)) };
         throw err;
       }
-    },
-    async reset(bucket, rule, keyParts) {
-      await run(bucket, rule, (l) => l.delete(keyOf(keyParts)));
     },
   };
 }

@@ -1,9 +1,6 @@
 import { builder } from '../../graphql/builder.ts';
-import type { GraphQLContext } from '../../graphql/context.ts';
 import { AuthMethod, RevocationReason } from '../../graphql/scalars.ts';
 import type { SessionRevokedEvent as RevokedEvent } from '../../platform/events.ts';
-import type { AuthResult } from '../../kernel/viewer.ts';
-import { User } from '../users/users.schema.ts';
 
 export const Session = builder.prismaObject('Session', {
   fields: (t) => ({
@@ -24,21 +21,6 @@ export const Session = builder.prismaObject('Session', {
     }),
   }),
 });
-
-export const AuthPayload = builder.objectRef<AuthResult>('AuthPayload').implement({
-  fields: (t) => ({
-    token: t.exposeString('token', { description: 'Send as `Authorization: Bearer <token>`' }),
-    user: t.field({ type: User, resolve: (r) => r.user }),
-    session: t.field({ type: Session, resolve: (r) => r.session }),
-  }),
-});
-
-/** Makes a fresh sign-in the viewer of the rest of the operation, and sets the cookie when enabled. */
-export function signedIn(ctx: GraphQLContext, result: AuthResult): AuthResult {
-  ctx.viewer = { user: result.user, session: result.session };
-  ctx.setSessionCookie(result.token, ctx.services.sessions.effectiveExpiry(result.session));
-  return result;
-}
 
 const SessionRevokedEvent = builder.objectRef<RevokedEvent>('SessionRevokedEvent').implement({
   fields: (t) => ({
@@ -72,7 +54,9 @@ builder.queryField('mySessions', (t) =>
 
 builder.mutationField('logout', (t) =>
   t.boolean({
-    authScopes: { user: true },
+    // A pending session may give up instead of giving its second factor.
+    skipTypeScopes: true,
+    authScopes: { user: true, pending: true },
     description: 'Revokes the current session',
     resolve: async (_root, _args, ctx) => {
       const { user, session } = ctx.viewer!;

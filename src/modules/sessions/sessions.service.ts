@@ -1,16 +1,18 @@
 import type { SessionPolicy } from '../../config/policies.ts';
-import type { AuthMethod, RevocationReason, SecondFactor, Session, User } from '../../generated/prisma/client.ts';
+import type { AuthMethod, RevocationReason, SecondFactor, Session } from '../../generated/prisma/client.ts';
+import { createChangeMarkers } from '../../platform/change-markers.ts';
 import type { Clock } from '../../platform/clock.ts';
 import { hashToken, newToken } from '../../platform/crypto.ts';
-import type { Db, Tx } from '../../platform/db.ts';
+import { pgPoolOf, type Db, type Tx } from '../../platform/db.ts';
+import type { Logger } from '../../platform/logger.ts';
+import type { Redis } from '../../platform/redis.ts';
 import type { AuditRecord, AuditService } from '../audit/audit.service.ts';
 import type { OneTimeTokens } from '../tokens/one-time-tokens.ts';
+import { CHANGE_WINDOW_MS, createSessionCache, marksOf, SESSION_CACHE_TTL_MS, sessionMark, userMark } from './session-cache.ts';
+import { createSessionTouch, createViewerLookup, type Viewer } from './viewer-projection.ts';
 import type { ClientInfo } from '../../kernel/client.ts';
 
-export interface Viewer {
-  user: User;
-  session: Session;
-}
+export type { Viewer };
 
 export interface IssuedSession {
   token: string;
@@ -38,17 +40,75 @@ interface Deps {
   onRevoked?: (revocations: SessionRevocation[]) => void;
   audit: AuditService;
   tokens: Pick<OneTimeTokens, 'voidMailedSecrets'>;
+  /** Shares change marks between instances; without it, the cache is checked against this process's marks. */
+  redis?: Redis;
+  log?: Pick<Logger, 'warn'>;
 }
 
 const USER_AGENT_MAX = 512;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export function createSessionsService({ db, clock, policy, onRevoked, audit, tokens }: Deps) {
+export function createSessionsService({ db, clock, policy, onRevoked, audit, tokens, redis, log }: Deps) {
   /** The session.revoked audit event of each batch, announced with the batch after commit. */
   const auditOf = new WeakMap<SessionRevocation[], AuditRecord>();
 
   /** The time at which a session stops working: the earlier of its idle and absolute limits. */
-  const effectiveExpiry = (s: Session) => (s.idleExpiresAt < s.expiresAt ? s.idleExpiresAt : s.expiresAt);
+  const effectiveExpiry = (s: Pick<Session, 'idleExpiresAt' | 'expiresAt'>) => (s.idleExpiresAt < s.expiresAt ? s.idleExpiresAt : s.expiresAt);
+
+  const findLiveByTokenHash = createViewerLookup(db, pgPoolOf(db));
+  const writeTouch = createSessionTouch(db, pgPoolOf(db));
+  const cache = createSessionCache({ expiresAt: (viewer) => effectiveExpiry(viewer.session) });
+  const markers = redis && createChangeMarkers(redis);
+  // Lost or back, Redis may have missed marks: nothing cached is trusted any more.
+  markers?.onDoubt(() => cache.clear());
+  const cacheStats = { hits: 0, misses: 0 };
+  /** lastSeenAt writes under way by session, one at a time each; the reads that list sessions await them. */
+  const touches = new Map<string, Promise<void>>();
+
+  /**
+   * Records a change before its transaction commits: from now until the change window is over,
+   * reads of what `marks` name come from the database, here and (through Redis) on every instance.
+   */
+  async function markChanged(marks: string[]): Promise<void> {
+    const until = Date.now() + CHANGE_WINDOW_MS;
+    for (const mark of marks) cache.markChanged(mark, until);
+    // A failed write is not fatal: instances whose Redis fails too read the database, the others
+    // serve what they hold for at most the cache TTL.
+    await markers?.write(marks, until, CHANGE_WINDOW_MS + SESSION_CACHE_TTL_MS).catch((err: Error) => {
+      log?.warn({ err: { message: err.message } }, 'session cache: change mark not shared');
+    });
+  }
+
+  /** A cached viewer that no change, here or on another instance, has overtaken; else undefined. */
+  async function fromCache(tokenHash: string, now: Date): Promise<Viewer | undefined> {
+    const entry = cache.get(tokenHash, now);
+    if (!entry || !markers) return entry?.viewer;
+    try {
+      if (entry.readAt >= (await markers.latest(marksOf(entry.viewer)))) return entry.viewer;
+      cache.delete(tokenHash);
+    } catch {
+      cache.clear(); // Redis did not answer: the database decides, and nothing held is trusted
+    }
+    return undefined;
+  }
+
+  /**
+   * Moves lastSeenAt and the idle expiry on: one prepared UPDATE a minute per session. The view in
+   * memory moves at once, so the session's other requests meanwhile neither write nor wait; the
+   * request that writes waits for it, so that once it is answered the row says so. Writes of one
+   * session queue behind each other: each is conditional on the lastSeenAt the one before wrote.
+   */
+  function touch(session: Session, now: Date): Promise<void> {
+    const idleExpiresAt = new Date(Math.min(now.getTime() + policy.idleTimeoutMs, session.expiresAt.getTime()));
+    const seenBefore = session.lastSeenAt;
+    const write: Promise<void> = (touches.get(session.id) ?? Promise.resolve())
+      .then(() => writeTouch(session.id, seenBefore, now, idleExpiresAt))
+      .catch((err: Error) => void log?.warn({ err: { message: err.message } }, 'session touch failed'))
+      .finally(() => touches.get(session.id) === write && touches.delete(session.id));
+    touches.set(session.id, write);
+    Object.assign(session, { lastSeenAt: now, idleExpiresAt });
+    return write;
+  }
 
   async function revokeWhere(
     where: { userId: string; id?: string; NOT?: { id: string } },
@@ -56,6 +116,9 @@ export function createSessionsService({ db, clock, policy, onRevoked, audit, tok
     tx: Tx,
     by: RevokedBy = {},
   ): Promise<SessionRevocation[]> {
+    // Every revocation marks its user, so the lock, delete and password change that revoke inside
+    // their own transaction are covered by it too.
+    await markChanged([userMark(where.userId)]);
     const revokedAt = clock.now();
     const live = { ...where, revokedAt: null, expiresAt: { gt: revokedAt }, idleExpiresAt: { gt: revokedAt } };
     // One statement, so two revocations racing never both report the same session.
@@ -76,33 +139,6 @@ export function createSessionsService({ db, clock, policy, onRevoked, audit, tok
   /** Revokes in a transaction of its own (with its audit event). */
   const revokeNow = (where: Parameters<typeof revokeWhere>[0], reason: RevocationReason, by?: RevokedBy) =>
     db.$transaction((tx) => revokeWhere(where, reason, tx, by));
-
-  /**
-   * The hot path of every authenticated request: the session and its user in one indexed query
-   * (the ORM would make two round trips for the relation).
-   */
-  async function findLiveByTokenHash(tokenHash: string): Promise<Viewer | null> {
-    const rows = await db.$queryRaw<Array<Record<string, unknown>>>`
-      SELECT s."id" AS "s_id", s."tokenHash", s."userId", s."method", s."ipAddress", s."userAgent",
-             s."createdAt" AS "s_createdAt", s."lastSeenAt", s."expiresAt", s."idleExpiresAt", s."revokedAt", s."revokeReason",
-             u."email", u."passwordHash", u."name", u."role", u."emailVerified", u."lockedUntil", u."lockReason",
-             u."createdAt" AS "u_createdAt", u."updatedAt"
-        FROM "Session" s JOIN "User" u ON u."id" = s."userId"
-       WHERE s."tokenHash" = ${tokenHash} AND s."revokedAt" IS NULL`;
-    const r = rows[0];
-    if (!r) return null;
-    const session = {
-      id: r.s_id, tokenHash: r.tokenHash, userId: r.userId, method: r.method, ipAddress: r.ipAddress, userAgent: r.userAgent,
-      createdAt: r.s_createdAt, lastSeenAt: r.lastSeenAt, expiresAt: r.expiresAt, idleExpiresAt: r.idleExpiresAt,
-      revokedAt: r.revokedAt, revokeReason: r.revokeReason,
-    } as Session;
-    const user = {
-      id: r.userId, email: r.email, passwordHash: r.passwordHash, name: r.name, role: r.role, emailVerified: r.emailVerified,
-      lockedUntil: r.lockedUntil, lockReason: r.lockReason, createdAt: r.u_createdAt,
-      updatedAt: r.updatedAt,
-    } as User;
-    return { user, session };
-  }
 
   function announce(revocations: SessionRevocation[]): number {
     if (revocations.length) onRevoked?.(revocations);
@@ -145,30 +181,47 @@ export function createSessionsService({ db, clock, policy, onRevoked, audit, tok
     },
 
     /**
-     * The live session behind a bearer token, or null. One indexed lookup; a write at most once a
-     * minute, unless `touch` is false (a liveness check that is not activity).
+     * The live session behind a bearer token, or null: a cache hit no change has overtaken, else one
+     * indexed lookup. A write at most once a minute, unless `touch` is false (a liveness check that
+     * is not activity).
      */
-    async authenticate(token: string, { touch = true } = {}): Promise<Viewer | null> {
+    async authenticate(token: string, { touch: isActivity = true } = {}): Promise<Viewer | null> {
       if (!token || token.length > 128) return null;
-      const found = await findLiveByTokenHash(hashToken(token));
-      if (!found) return null;
+      const tokenHash = hashToken(token);
       const now = clock.now();
-      const { user, session } = found;
-      if (effectiveExpiry(session) <= now) return null;
-      if (touch && now.getTime() - session.lastSeenAt.getTime() >= policy.touchIntervalMs) {
-        const idleExpiresAt = new Date(Math.min(now.getTime() + policy.idleTimeoutMs, session.expiresAt.getTime()));
-        await db.session.updateMany({
-          where: { id: session.id, lastSeenAt: session.lastSeenAt },
-          data: { lastSeenAt: now, idleExpiresAt },
-        });
-        Object.assign(session, { lastSeenAt: now, idleExpiresAt });
+      let viewer = await fromCache(tokenHash, now);
+      if (viewer) cacheStats.hits++;
+      else {
+        cacheStats.misses++;
+        const readAt = Date.now();
+        const found = await findLiveByTokenHash(tokenHash);
+        if (!found) return null;
+        viewer = found;
+        // Without a working Redis a hit could not be checked against other instances' changes.
+        if (!markers || markers.ready()) cache.set(tokenHash, viewer, readAt);
       }
-      return { user, session };
+      if (effectiveExpiry(viewer.session) <= now) return null;
+      if (isActivity && now.getTime() - viewer.session.lastSeenAt.getTime() >= policy.touchIntervalMs) await touch(viewer.session, now);
+      return { user: viewer.user, session: viewer.session, token };
     },
+
+    /**
+     * A write to a user (role, lock, email, name, password, second factor, deletion) inside `tx`,
+     * before it commits: every instance reads the user's sessions from the database from now on
+     * until the change window is over, so nobody is served the state before it once it commits.
+     */
+    userChanged: (_tx: Tx | Db, userId: string) => markChanged([userMark(userId)]),
+
+    /** The same for a write to one session (a second factor proven on it, a wrong code counted). */
+    sessionChanged: (_tx: Tx | Db, sessionId: string) => markChanged([sessionMark(sessionId)]),
+
+    /** Session checks answered from the cache (hits) or the database (misses) by this instance. */
+    cacheStats,
 
     /** Which of the given sessions are still live (not revoked, not expired): one query for all. */
     async liveIds(ids: string[]): Promise<Set<string>> {
       if (!ids.length) return new Set();
+      await Promise.all(touches.values());
       const now = clock.now();
       const live = await db.session.findMany({
         where: { id: { in: ids }, revokedAt: null, expiresAt: { gt: now }, idleExpiresAt: { gt: now } },
@@ -179,6 +232,7 @@ export function createSessionsService({ db, clock, policy, onRevoked, audit, tok
 
     /** Live sessions of a user, newest first. */
     async listLive(userId: string): Promise<Session[]> {
+      await Promise.all(touches.values()); // this request's own activity shows in the list
       const now = clock.now();
       return db.session.findMany({
         where: { userId, revokedAt: null, expiresAt: { gt: now }, idleExpiresAt: { gt: now } },

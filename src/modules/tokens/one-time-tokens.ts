@@ -80,11 +80,6 @@ export function createOneTimeTokens({ db, clock }: { db: Db; clock: Clock }) {
         data: { consumedAt: clock.now() },
       });
     },
-
-    /** Deletes tokens that expired before `before` (the cleanup job). */
-    async deleteExpired(before: Date): Promise<number> {
-      return (await db.oneTimeToken.deleteMany({ where: { expiresAt: { lt: before } } })).count;
-    },
   };
 }
 

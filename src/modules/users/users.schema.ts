@@ -1,8 +1,5 @@
 import { builder } from '../../graphql/builder.ts';
-import { fieldPolicy } from '../../graphql/security/field-policy.ts';
 import { Role } from '../../graphql/scalars.ts';
-import { rateLimits } from '../../graphql/security/rate-limit.ts';
-import { AuthPayload, signedIn } from '../sessions/sessions.schema.ts';
 
 export const User = builder.prismaObject('User', {
   fields: (t) => ({
@@ -13,14 +10,6 @@ export const User = builder.prismaObject('User', {
     role: t.expose('role', { type: Role }),
     hasPassword: t.boolean({ resolve: (user) => user.passwordHash !== null }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
-  }),
-});
-
-const RegisterInput = builder.inputType('RegisterInput', {
-  fields: (t) => ({
-    email: t.string({ required: true }),
-    password: t.string({ description: 'Optional: without it the account is passwordless' }),
-    name: t.string(),
   }),
 });
 
@@ -37,16 +26,6 @@ builder.queryField('me', (t) =>
     authScopes: { settled: true, pending: true },
     description: 'The signed-in user; null when not signed in',
     resolve: (_root, _args, ctx) => ctx.viewer?.user ?? null,
-  }),
-);
-
-builder.mutationField('register', (t) =>
-  t.field({
-    extensions: fieldPolicy({ sensitive: true }),
-    type: AuthPayload,
-    directives: rateLimits('10/1h:IP', '5/1h:EMAIL'),
-    args: { input: t.arg({ type: RegisterInput, required: true }) },
-    resolve: async (_root, { input }, ctx) => signedIn(ctx, await ctx.services.registration.register(input, ctx.client)),
   }),
 );
 

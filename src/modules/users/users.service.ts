@@ -136,8 +136,9 @@ export function createUsersService({ db, clock, config, hasher, sessions, audit 
       if (existing.emailVerified) return { user: existing, revoked: [], dropped: null, record: null };
       // The row lock orders this claim with every sign-in of the account (each takes a share lock
       // first): one that committed before is dropped below, one that waits finds nothing left.
-      const [current] = await tx.$queryRaw<Array<{ emailVerified: boolean; hadPassword: boolean }>>`
-        SELECT "emailVerified", "passwordHash" IS NOT NULL AS "hadPassword" FROM "User" WHERE id = ${existing.id}::uuid FOR UPDATE`;
+      const [current] = await tx.$queryRaw<Array<{ emailVerified: boolean; hadPassword: boolean; hadSecondFactor: boolean }>>`
+        SELECT "emailVerified", "passwordHash" IS NOT NULL AS "hadPassword", "totpSecret" IS NOT NULL AS "hadSecondFactor"
+          FROM "User" WHERE id = ${existing.id}::uuid FOR UPDATE`;
       // Deleted meanwhile: the caller's sign-in is retried once on CONFLICT and finds no account.
       if (!current) throw new AppError('CONFLICT', 'The account changed during sign-in');
       if (current.emailVerified) {
@@ -145,8 +146,15 @@ export function createUsersService({ db, clock, config, hasher, sessions, audit 
       }
       const user = await tx.user.update({
         where: { id: existing.id },
-        data: { emailVerified: true, passwordHash: null, role: roleOnVerification(existing.email, existing.role), updatedAt: clock.now() },
+        data: {
+          emailVerified: true, passwordHash: null, role: roleOnVerification(existing.email, existing.role), updatedAt: clock.now(),
+          // A second factor set up by whoever pre-registered the address would lock its owner out.
+          totpSecret: null, totpEnabledAt: null, totpLastStep: null, totpPendingSecret: null, totpPendingAt: null,
+        },
       });
+      await tx.recoveryCode.deleteMany({ where: { userId: user.id } });
+      // So would a passkey: it signs in on its own, without the password or the mailbox.
+      const passkeys = await tx.passkey.deleteMany({ where: { userId: user.id } });
       const keep = proof?.keepIdentity;
       const links = await tx.oAuthAccount.findMany({
         where: { userId: user.id, ...(keep && { NOT: { provider: keep.provider, subject: keep.subject } }) },
@@ -157,7 +165,11 @@ export function createUsersService({ db, clock, config, hasher, sessions, audit 
       // the share lock and finds it gone, so no session opens from a dropped identity.
       await tx.oneTimeToken.deleteMany({ where: { userId: user.id, purpose: 'OAUTH_CODE' } });
       const revoked = await sessions.revokeInTransaction(tx, user.id, 'PASSWORD_RESET');
-      const dropped = { password: current.hadPassword, sessions: revoked.length, oauthLinks: links.map((l) => l.provider).sort() };
+      const dropped = {
+        password: current.hadPassword, sessions: revoked.length, oauthLinks: links.map((l) => l.provider).sort(),
+        ...(current.hadSecondFactor && { secondFactor: true }),
+        ...(passkeys.count > 0 && { passkeys: passkeys.count }),
+      };
       const record = await audit.record(
         { type: 'email.verified', userId: user.id, client, data: { takeover: true, reason: 'proof_of_mailbox', proof: proof?.via ?? null, dropped } },
         tx,
@@ -168,6 +180,7 @@ export function createUsersService({ db, clock, config, hasher, sessions, audit 
     async updateProfile(userId: string, input: { name?: string | null }): Promise<User> {
       const data: { name?: string | null; updatedAt: Date } = { updatedAt: clock.now() };
       if (input.name !== undefined) data.name = normalizeName(input.name);
+      await sessions.userChanged(db, userId);
       return db.user.update({ where: { id: userId }, data });
     },
   };

@@ -4,6 +4,7 @@ import type { Clock } from '../../platform/clock.ts';
 import type { Db, Tx } from '../../platform/db.ts';
 import type { AuditService } from '../audit/audit.service.ts';
 import type { MailService } from '../mail/mail.service.ts';
+import type { SessionsService } from '../sessions/sessions.service.ts';
 import { emailVerificationMail, link } from '../mail/templates.ts';
 import type { ClientInfo } from '../../kernel/client.ts';
 import { tokenInvalid, type OneTimeTokens } from '../tokens/one-time-tokens.ts';
@@ -20,9 +21,11 @@ interface Deps {
   tokens: OneTimeTokens;
   mail: MailService;
   audit: AuditService;
+  /** Told of the write, so cached views of the user's sessions are not served past it. */
+  sessions: Pick<SessionsService, 'userChanged'>;
 }
 
-export function createVerificationService({ db, clock, config, tokens, mail, audit }: Deps) {
+export function createVerificationService({ db, clock, config, tokens, mail, audit, sessions }: Deps) {
   const roleOnVerification = makeRoleOnVerification(config.adminEmails);
   const ttlMs = config.tokens.emailVerificationTtlMs;
 
@@ -57,6 +60,7 @@ export function createVerificationService({ db, clock, config, tokens, mail, aud
         if (claimed.userId !== viewerUserId) throw tokenInvalid();
         const owner = await tx.user.findUnique({ where: { id: viewerUserId } });
         if (!owner || owner.email !== claimed.email) throw tokenInvalid();
+        await sessions.userChanged(tx, owner.id);
         const user = await tx.user.update({
           where: { id: owner.id },
           data: { emailVerified: true, role: roleOnVerification(owner.email, owner.role), updatedAt: clock.now() },

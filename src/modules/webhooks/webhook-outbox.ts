@@ -13,7 +13,7 @@ export const WEBHOOK_EVENTS = [
   'session.created', 'session.revoked',
 ] as const;
 
-/** Audit type -> the webhook events it announces. Second-factor events come once a second factor exists. */
+/** Audit type -> the webhook events it announces. */
 const EVENTS_OF_AUDIT: Record<string, ReadonlyArray<(typeof WEBHOOK_EVENTS)[number]>> = {
   // Registration by password opens the first session with the account (data.sessionId).
   'user.registered': ['user.created', 'session.created'],
@@ -27,6 +27,9 @@ const EVENTS_OF_AUDIT: Record<string, ReadonlyArray<(typeof WEBHOOK_EVENTS)[numb
   'password.reset': ['password.reset'],
   'login.succeeded': ['session.created'],
   'session.revoked': ['session.revoked'],
+  'second_factor.enabled': ['second_factor.enabled'],
+  'second_factor.disabled': ['second_factor.disabled'],
+  'admin.second_factor.reset': ['second_factor.disabled'],
 };
 
 export const parseEvents = (text: string): string[] => text.split(',').filter(Boolean);

@@ -11,6 +11,6 @@ export interface OutgoingMail {
 
 /** The port every mail adapter implements. `send` throws when the provider did not accept the mail. */
 export interface Mailer {
-  readonly name: 'sendgrid' | 'outbox';
+  readonly name: 'sendgrid' | 'smtp' | 'outbox';
   send(mail: OutgoingMail): Promise<void>;
 }

@@ -1,7 +1,7 @@
 import { builder } from '../../../../graphql/builder.ts';
 import { fieldPolicy } from '../../../../graphql/security/field-policy.ts';
 import { rateLimits } from '../../../../graphql/security/rate-limit.ts';
-import { AuthPayload, signedIn } from '../../../sessions/sessions.schema.ts';
+import { AuthPayload, signedIn } from '../../auth.schema.ts';
 
 const RequestEmailCodeInput = builder.inputType('RequestEmailCodeInput', {
   fields: (t) => ({ email: t.string({ required: true }) }),

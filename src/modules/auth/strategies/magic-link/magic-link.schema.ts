@@ -1,7 +1,7 @@
 import { builder } from '../../../../graphql/builder.ts';
 import { fieldPolicy } from '../../../../graphql/security/field-policy.ts';
 import { rateLimits } from '../../../../graphql/security/rate-limit.ts';
-import { AuthPayload, signedIn } from '../../../sessions/sessions.schema.ts';
+import { AuthPayload, signedIn } from '../../auth.schema.ts';
 
 const RequestMagicLinkInput = builder.inputType('RequestMagicLinkInput', {
   fields: (t) => ({ email: t.string({ required: true }) }),

@@ -1,8 +1,9 @@
-import { hash, verify } from '@node-rs/argon2';
 import type { PasswordPolicy } from '../../../../config/policies.ts';
+import { argon2Pool } from './argon2-pool.ts';
 
-// Argon2id behind a bounded queue: at most `maxConcurrentHashes` hashes run at once, the rest wait
-// their turn, so a login storm saturates argon2 without taking every thread from everyone else.
+// Argon2id behind a bounded queue: at most `maxConcurrentHashes` hashes of this app run at once,
+// on the process's pool of low-priority hashing threads (one per core, argon2-pool.ts), so a login
+// storm saturates argon2 without taking the cores or libuv's threads from everyone else.
 
 const ARGON2ID = 2; // Algorithm.Argon2id; the const enum is unusable under type stripping.
 
@@ -22,8 +23,8 @@ export function createPasswordHasher(policy: PasswordPolicy): PasswordHasher {
   const expected = `$argon2id$v=19$m=${policy.argon2.memoryCost},t=${policy.argon2.timeCost},p=${policy.argon2.parallelism}$`;
 
   const hasher: PasswordHasher = {
-    hash: (password) => gate(() => hash(password, options)),
-    verify: (stored, password) => gate(() => verify(stored, password, options)).catch(() => false),
+    hash: (password) => gate(() => argon2Pool.hash(password, options)),
+    verify: (stored, password) => gate(() => argon2Pool.verify(stored, password, options)).catch(() => false),
     needsRehash: (stored) => !stored.startsWith(expected),
     async verifyDummy(password) {
       dummyHash ??= hasher.hash('portcullis dummy password for timing');
