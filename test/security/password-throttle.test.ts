@@ -120,3 +120,17 @@ it('an admin lock is told only to whoever gives the right password', async () =>
   // The right password of a locked account is not a failure: it does not move the throttle.
   expect(await failures(email)).toBe(1);
 });
+
+it('parallel sign-ins of one address, right and wrong, each get an answer (a right one clearing the count never breaks another)', async () => {
+  const email = 'busy@example.com';
+  await verifiedOwner(email);
+  const codes: string[] = [];
+  for (let round = 0; round < 10; round++) {
+    const results = await Promise.all(Array.from({ length: 4 }, (_, i) => login(email, i === 3 ? `wrong ${round}` : PASSWORD)));
+    codes.push(...results.map((r) => (signedIn(r) ? 'ok' : r.body.errors?.[0]?.extensions.code)));
+  }
+  // Parallel attempts are counted before their result is known, so some may wait (RATE_LIMITED);
+  // none may fail on a row another sign-in cleared meanwhile.
+  expect(codes.filter((c) => !['ok', 'UNAUTHENTICATED', 'RATE_LIMITED'].includes(c))).toEqual([]);
+  expect(codes.filter((c) => c === "ok").length).toBeGreaterThan(10);
+});

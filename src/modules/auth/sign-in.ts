@@ -1,4 +1,4 @@
-import { AppError } from '../../kernel/errors.ts';
+import { AppError, unauthenticated } from '../../kernel/errors.ts';
 import type { AuthMethod, SecondFactor, User } from '../../generated/prisma/client.ts';
 import { inTransaction, type UnitOfWork } from '../../kernel/unit-of-work.ts';
 import type { Db, Tx } from '../../platform/db.ts';
@@ -21,7 +21,8 @@ export interface SecondFactorState {
 }
 
 export interface SecondFactorGate {
-  stateAtSignIn(tx: Tx, userId: string, method: AuthMethod): Promise<SecondFactorState>;
+  /** From the user's row as locked by the sign-in. */
+  stateAtSignIn(user: Pick<User, 'totpEnabledAt'>, method: AuthMethod): SecondFactorState;
 }
 
 export interface SignInOptions {
@@ -47,8 +48,13 @@ export function createSignIn({ db, sessions, audit, metrics, secondFactor }: Dep
   const attempt = (method: AuthMethod, client: ClientInfo, claim: Claim, options: SignInOptions) =>
     inTransaction(db, async (tx, uow): Promise<AuthResult> => {
       const user = await claim(tx, uow);
-      const state = await secondFactor?.()?.stateAtSignIn(tx, user.id, method);
-      const { token, session } = await sessions.issue(tx, user.id, method, client, state);
+      // The account's row, share-locked: a password reset, an admin lock or a second factor turned
+      // on either commits first (and is read here) or waits for this session and revokes it.
+      const [row] = await tx.$queryRaw<Array<Pick<User, 'totpEnabledAt'>>>`
+        SELECT "totpEnabledAt" FROM "User" WHERE id = ${user.id}::uuid FOR SHARE`;
+      if (!row) throw unauthenticated('The account no longer exists');
+      const state = secondFactor?.()?.stateAtSignIn(row, method);
+      const { token, session } = await sessions.issue(tx, user.id, method, client, state, { userLocked: true });
       const type = options.registration ? 'user.registered' : 'login.succeeded';
       const record = await audit.record({ type, userId: user.id, client, data: { method, sessionId: session.id } }, tx);
       uow.afterCommit(() => audit.announce([record]));

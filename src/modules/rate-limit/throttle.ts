@@ -45,7 +45,13 @@ export function createThrottle({ db, clock }: { db: Db; clock: Clock }) {
         if (waits.length) return Math.max(...waits);
         for (const { budget, admission } of admissions) {
           if (!admission.allowed) continue;
-          await tx.throttle.update({ where: { scope_subject: { scope: budget.scope, subject } }, data: admission.state });
+          const { failures, windowStartedAt, blockedUntil } = admission.state;
+          // An upsert: a right password may have cleared the row between the insert and the lock.
+          await tx.$executeRaw`
+            INSERT INTO "Throttle" (scope, subject, failures, "windowStartedAt", "blockedUntil")
+            VALUES (${budget.scope}, ${subject}, ${failures}, ${windowStartedAt}, ${blockedUntil})
+            ON CONFLICT (scope, subject) DO UPDATE
+              SET failures = EXCLUDED.failures, "windowStartedAt" = EXCLUDED."windowStartedAt", "blockedUntil" = EXCLUDED."blockedUntil"`;
         }
         return null;
       });

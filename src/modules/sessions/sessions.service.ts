@@ -156,11 +156,13 @@ export function createSessionsService({ db, clock, policy, onRevoked, audit, tok
       method: AuthMethod,
       client: ClientInfo,
       secondFactor: { secondFactorPending: boolean; secondFactor: SecondFactor | null } = { secondFactorPending: false, secondFactor: null },
+      { userLocked = false }: { userLocked?: boolean } = {},
     ): Promise<IssuedSession> {
       // A shared lock on the user: a password reset or an admin lock (which update the row, then
       // revoke every session) either waits for this session to commit and revokes it, or commits
-      // first and this sign-in comes after it. No session slips between the two.
-      await tx.$executeRaw`SELECT 1 FROM "User" WHERE id = ${userId}::uuid FOR SHARE`;
+      // first and this sign-in comes after it. No session slips between the two. The sign-in flow
+      // takes it itself (`userLocked`), reading the row's second factor under it.
+      if (!userLocked) await tx.$executeRaw`SELECT 1 FROM "User" WHERE id = ${userId}::uuid FOR SHARE`;
       const now = clock.now();
       const token = newToken();
       const session = await tx.session.create({

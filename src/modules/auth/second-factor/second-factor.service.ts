@@ -116,10 +116,9 @@ export function createSecondFactorService({ db, clock, config, encryptor, hasher
 
   return {
     /** What a new session owes: a passkey counts as both factors; TOTP on means pending. */
-    async stateAtSignIn(tx: Tx, userId: string, method: AuthMethod): Promise<SecondFactorState> {
+    stateAtSignIn(user: Pick<User, 'totpEnabledAt'>, method: AuthMethod): SecondFactorState {
       if (method === 'PASSKEY') return { secondFactorPending: false, secondFactor: 'PASSKEY' };
-      const user = await tx.user.findUnique({ where: { id: userId }, select: { totpEnabledAt: true } });
-      return { secondFactorPending: user?.totpEnabledAt != null, secondFactor: null };
+      return { secondFactorPending: user.totpEnabledAt != null, secondFactor: null };
     },
 
     async startTotpEnrollment(viewer: Viewer, input: { password?: string | null }, client: ClientInfo): Promise<TotpEnrollment> {
