@@ -132,5 +132,5 @@ it('parallel sign-ins of one address, right and wrong, each get an answer (a rig
   // Parallel attempts are counted before their result is known, so some may wait (RATE_LIMITED);
   // none may fail on a row another sign-in cleared meanwhile.
   expect(codes.filter((c) => !['ok', 'UNAUTHENTICATED', 'RATE_LIMITED'].includes(c))).toEqual([]);
-  expect(codes.filter((c) => c === "ok").length).toBeGreaterThan(10);
+  expect(codes.filter((c) => c === 'ok').length).toBeGreaterThan(10);
 });
