@@ -1,10 +1,12 @@
 import type { Config } from './config/env.ts';
+import { createDomainEvents } from './kernel/events.ts';
+import { createTransact, type Scope, type Transact } from './kernel/unit-of-work.ts';
 import { declareQueues, startWorkers } from './jobs/workers.ts';
 import { createAccessTokensService } from './modules/access-tokens/access-tokens.service.ts';
 import { createSigningKeys } from './modules/access-tokens/signing-keys.ts';
 import { createAdminService } from './modules/admin/admin.service.ts';
 import { createAuditFeed } from './modules/audit/audit-feed.ts';
-import { createAuditService, type AuditService, type AuditSubscriber } from './modules/audit/audit.service.ts';
+import { createAuditService, type AuditService } from './modules/audit/audit.service.ts';
 import { createRegistration } from './modules/auth/register.ts';
 import { createSecondFactorService } from './modules/auth/second-factor/second-factor.service.ts';
 import { createSignIn, type SignIn } from './modules/auth/sign-in.ts';
@@ -20,7 +22,7 @@ import { createRateLimiter } from './modules/rate-limit/rate-limiter.ts';
 import { createThrottle, type Throttle } from './modules/rate-limit/throttle.ts';
 import { createRecoveryService } from './modules/recovery/recovery.service.ts';
 import { createRevocationFeed } from './modules/sessions/revocation-feed.ts';
-import { createSessionsService, type SessionRevocation, type SessionsService } from './modules/sessions/sessions.service.ts';
+import { createSessionsService, type SessionsService } from './modules/sessions/sessions.service.ts';
 import { createOneTimeTokens, type OneTimeTokens } from './modules/tokens/one-time-tokens.ts';
 import { createUsersService, type UsersService } from './modules/users/users.service.ts';
 import { createVerificationService } from './modules/verification/verification.service.ts';
@@ -125,6 +127,7 @@ export interface ServiceDeps {
 export interface StrategyDeps {
   db: Db;
   clock: Clock;
+  transact: Transact;
   config: Config;
   log: Logger;
   metrics: Metrics;
@@ -161,49 +164,48 @@ function createStrategies(deps: StrategyDeps): Strategies {
 /** Wires the feature services together; none of them knows GraphQL. */
 export function createServices({ db, clock, config, log, metrics, redis, events, queue, mailer, encryptor }: ServiceDeps) {
   const hasher = createPasswordHasher(config.password);
-  // Every committed audit event goes to the admins' live feed on every instance.
-  // The webhook outbox writes its deliveries in the audited transaction and sends them once announced.
-  const inTransaction: AuditSubscriber[] = [];
-  const audit = createAuditService({
-    db, clock, inTransaction,
-    onRecorded: (event) => {
-      events.publishAuditEvent(event);
-      webhooks.announced(event);
-      if (event.type === 'user.registered') metrics.registrations.inc({ method: registrationMethodLabel(event.data) });
-    },
+  // Writes run in units of work: their domain events reach the subscribers wired here, inside the
+  // transaction (the webhook outbox) or once it has committed (realtime, metrics).
+  const domainEvents = createDomainEvents<Scope>((err, type) => log.error({ err, type }, 'a listener of a committed change failed'));
+  const transact = createTransact(db, domainEvents);
+  const audit = createAuditService({ db, clock, transact });
+  const webhooks = createWebhooksService({ db, clock, config, log, transact, audit, encryptor, queue, registry: metrics.registry });
+  domainEvents.inTransaction('audit.recorded', webhooks.outbox);
+  domainEvents.afterCommit('audit.recorded', (record) => {
+    // Every committed audit event goes to the admins' live feed on every instance.
+    events.publishAuditEvent(record);
+    if (record.type === 'user.registered') metrics.registrations.inc({ method: registrationMethodLabel(record.data) });
   });
-  const webhooks = createWebhooksService({ db, clock, config, log, audit, encryptor, queue, registry: metrics.registry });
-  inTransaction.push(webhooks.outbox);
-  const tokens = createOneTimeTokens({ db, clock });
   // Every revocation, whatever its path, is announced to subscribers on every instance.
-  const onRevoked = (revocations: SessionRevocation[]) => {
+  domainEvents.afterCommit('sessions.revoked', (revocations) => {
     for (const revocation of revocations) {
       events.publishSessionRevoked(revocation);
       metrics.eventsPublished.inc();
     }
-  };
+  });
+  const tokens = createOneTimeTokens({ db, clock });
   // The session cache checks every hit against change marks shared through Redis (when set).
-  const sessions = createSessionsService({ db, clock, policy: config.session, onRevoked, audit, tokens, redis, log });
+  const sessions = createSessionsService({ db, clock, policy: config.session, transact, audit, tokens, redis, log });
   const throttle = createThrottle({ db, clock });
   const mail = createMailService({ db, clock, queue, mailer, config, metrics, log });
-  const verification = createVerificationService({ db, clock, config, tokens, mail, audit, sessions });
+  const verification = createVerificationService({ db, clock, config, transact, tokens, mail, audit, sessions });
   const users = createUsersService({ db, clock, config, hasher, sessions, audit });
 
   const limiter = createRateLimiter({ redis, log, onFallback: () => metrics.rateLimitFallbacks.inc() });
   const rateLimits = createRateLimitService({ limiter, overrides: config.rateLimits, metrics });
   const revocationFeed = createRevocationFeed({ events, metrics, sessions });
-  const recovery = createRecoveryService({ db, clock, config, hasher, tokens, mail, sessions, audit, users, throttle });
+  const recovery = createRecoveryService({ db, clock, config, transact, hasher, tokens, mail, sessions, audit, users, throttle });
   // THE sign-in flow; each method is a strategy that hands it a proof (see signInStrategies).
-  const secondFactor = createSecondFactorService({ db, clock, config, encryptor, hasher, sessions, audit, mail, throttle, metrics });
-  const signIn = createSignIn({ db, sessions, audit, metrics, secondFactor: () => secondFactor });
+  const secondFactor = createSecondFactorService({ db, clock, config, transact, encryptor, hasher, sessions, audit, mail, throttle, metrics });
+  const signIn = createSignIn({ transact, sessions, audit, metrics, secondFactor: () => secondFactor });
   const registration = createRegistration({ users, signIn, requestVerification: verification.requestFor });
   const strategyDeps: StrategyDeps = {
-    db, clock, config, log, metrics, hasher, audit, tokens, sessions, throttle, users, mail, signIn,
+    db, clock, config, log, metrics, transact, hasher, audit, tokens, sessions, throttle, users, mail, signIn,
     notifyPasswordChanged: recovery.notifyPasswordChanged,
     voidMailedSecrets: tokens.voidMailedSecrets,
   };
   const { password, magicLink, emailCode, oauth, passkey } = createStrategies(strategyDeps);
-  const admin = createAdminService({ db, clock, users, sessions, audit, throttle });
+  const admin = createAdminService({ db, clock, transact, users, sessions, audit, throttle });
   const auditFeed = createAuditFeed({ db, clock, events });
   const signingKeys = createSigningKeys({ db, clock, encryptor, log, tokenTtlMs: config.accessTokens.ttlMs });
   const accessTokens = createAccessTokensService({ clock, policy: config.accessTokens, publicUrl: config.publicUrl, signingKeys });

@@ -1,5 +1,3 @@
-import type { Tx } from '../platform/db.ts';
-
 /**
  * Domain events: what a write tells the rest of the system, without knowing who listens. A service
  * emits them into its unit of work; subscribers registered by the composition root react either
@@ -18,29 +16,30 @@ export interface DomainEvent {
   payload: unknown;
 }
 
-type InTransactionHandler<K extends DomainEventType> = (payload: DomainEventMap[K], tx: Tx) => Promise<void>;
+type InTransactionHandler<K extends DomainEventType, S> = (payload: DomainEventMap[K], scope: S) => Promise<void>;
 type AfterCommitHandler<K extends DomainEventType> = (payload: DomainEventMap[K]) => void;
 
-export interface DomainEvents {
+/** `S`: what an in-transaction handler is handed to write with (the unit of work's scope). */
+export interface DomainEvents<S> {
   /** Runs inside the emitting transaction: what it writes commits or rolls back with the change. */
-  inTransaction<K extends DomainEventType>(type: K, handler: InTransactionHandler<K>): void;
+  inTransaction<K extends DomainEventType>(type: K, handler: InTransactionHandler<K, S>): void;
   /** Runs once the emitting transaction has committed, in the order the events were emitted. */
   afterCommit<K extends DomainEventType>(type: K, handler: AfterCommitHandler<K>): void;
   /** Used by the unit of work: the in-transaction handlers of one event. */
-  runInTransaction(event: DomainEvent, tx: Tx): Promise<void>;
+  runInTransaction(event: DomainEvent, scope: S): Promise<void>;
   /** Used by the unit of work: the after-commit handlers of one event. */
   runAfterCommit(event: DomainEvent): void;
 }
 
-export function createDomainEvents(onHandlerError: (err: unknown, type: string) => void = () => {}): DomainEvents {
-  const before = new Map<string, Array<InTransactionHandler<DomainEventType>>>();
+export function createDomainEvents<S>(onHandlerError: (err: unknown, type: string) => void = () => {}): DomainEvents<S> {
+  const before = new Map<string, Array<InTransactionHandler<DomainEventType, S>>>();
   const after = new Map<string, Array<AfterCommitHandler<DomainEventType>>>();
   const add = <H>(map: Map<string, H[]>, type: string, handler: H) => map.set(type, [...(map.get(type) ?? []), handler]);
   return {
-    inTransaction: (type, handler) => add(before, type, handler as InTransactionHandler<DomainEventType>),
+    inTransaction: (type, handler) => add(before, type, handler as InTransactionHandler<DomainEventType, S>),
     afterCommit: (type, handler) => add(after, type, handler as AfterCommitHandler<DomainEventType>),
-    async runInTransaction(event, tx) {
-      for (const handler of before.get(event.type) ?? []) await handler(event.payload as never, tx);
+    async runInTransaction(event, scope) {
+      for (const handler of before.get(event.type) ?? []) await handler(event.payload as never, scope);
     },
     runAfterCommit(event) {
       // The change is committed: one failing listener must not keep the others from hearing of it.

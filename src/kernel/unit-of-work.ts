@@ -13,6 +13,19 @@ export interface UnitOfWork {
   afterCommit(task: () => void): void;
 }
 
+/** A write in progress: its transaction and its unit of work, handed down to what writes with it. */
+export interface Scope {
+  tx: Tx;
+  uow: UnitOfWork;
+}
+
+/** Runs `work` in one transaction with a unit of work (the composition root binds the db and events). */
+export type Transact = <T>(work: (tx: Tx, uow: UnitOfWork) => Promise<T>) => Promise<T>;
+
+export function createTransact(db: Db, events: DomainEvents<Scope>, onTaskError?: (err: unknown) => void): Transact {
+  return (work) => inTransaction(db, work, { events, onTaskError });
+}
+
 /**
  * Runs `work` in one transaction and then, only if it committed, what it queued, in order. A
  * failing task is reported to `onTaskError` and does not stop the others: the change is already
@@ -21,19 +34,20 @@ export interface UnitOfWork {
 export async function inTransaction<T>(
   db: Db,
   work: (tx: Tx, uow: UnitOfWork) => Promise<T>,
-  { events, onTaskError = () => {} }: { events?: DomainEvents; onTaskError?: (err: unknown) => void } = {},
+  { events, onTaskError = () => {} }: { events?: DomainEvents<Scope>; onTaskError?: (err: unknown) => void } = {},
 ): Promise<T> {
   const tasks: Array<() => void> = [];
-  const result = await db.$transaction((tx) =>
-    work(tx, {
+  const result = await db.$transaction((tx) => {
+    const uow: UnitOfWork = {
       async emit(type, payload) {
-        const event = { type, payload } as never;
-        await events?.runInTransaction(event, tx);
+        const event = { type, payload };
+        await events?.runInTransaction(event, { tx, uow });
         if (events) tasks.push(() => events.runAfterCommit(event));
       },
       afterCommit: (task) => void tasks.push(task),
-    }),
-  );
+    };
+    return work(tx, uow);
+  });
   for (const task of tasks) {
     try {
       task();

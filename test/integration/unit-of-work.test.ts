@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDomainEvents } from '../../src/kernel/events.ts';
-import { inTransaction } from '../../src/kernel/unit-of-work.ts';
+import { inTransaction, type Scope } from '../../src/kernel/unit-of-work.ts';
 import { createDb, type Db } from '../../src/platform/db.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 
@@ -28,8 +28,8 @@ const rows = async () => (await database.query<{ n: number }>(`SELECT count(*)::
 
 function wired() {
   const heard: number[] = [];
-  const events = createDomainEvents();
-  events.inTransaction('test.happened', async ({ n }, tx) => {
+  const events = createDomainEvents<Scope>();
+  events.inTransaction('test.happened', async ({ n }, { tx }) => {
     await tx.auditEvent.create({ data: { type: 'test', data: String(n), createdAt: new Date() } });
   });
   events.afterCommit('test.happened', ({ n }) => heard.push(n));
@@ -67,14 +67,14 @@ it('a rolled-back unit of work leaves no subscriber write and tells nobody', asy
 });
 
 it('a failing after-commit listener does not keep the next one from hearing, nor fail the committed change', async () => {
-  const events = createDomainEvents();
+  const events = createDomainEvents<Scope>();
   const errors: string[] = [];
   const heard: number[] = [];
   events.afterCommit('test.happened', () => {
     throw new Error('listener broke');
   });
   events.afterCommit('test.happened', ({ n }) => heard.push(n));
-  const failing = createDomainEvents((err) => errors.push((err as Error).message));
+  const failing = createDomainEvents<Scope>((err) => errors.push((err as Error).message));
   failing.afterCommit('test.happened', () => {
     throw new Error('listener broke');
   });

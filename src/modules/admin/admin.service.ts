@@ -2,9 +2,10 @@ import { badInput } from '../../kernel/errors.ts';
 import type { Role, Session, User } from '../../generated/prisma/client.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Db, Tx } from '../../platform/db.ts';
-import type { AuditRecord, AuditService } from '../audit/audit.service.ts';
+import type { AuditService } from '../audit/audit.service.ts';
+import type { Scope, Transact } from '../../kernel/unit-of-work.ts';
 import { after, isUuid, newestFirst, pageSize, toPage, type Page } from '../../kernel/pagination.ts';
-import type { SessionRevocation, SessionsService } from '../sessions/sessions.service.ts';
+import type { SessionsService } from '../sessions/sessions.service.ts';
 import { PASSWORD_SCOPE, type Throttle } from '../rate-limit/throttle.ts';
 import { LOCKED_UNTIL_UNLOCKED } from '../users/account-lock.ts';
 import { normalizeEmail } from '../users/email.ts';
@@ -33,6 +34,7 @@ export type UserPage = Page<User> & { totalCount: number };
 interface Deps {
   db: Db;
   clock: Clock;
+  transact: Transact;
   users: UsersService;
   sessions: SessionsService;
   audit: AuditService;
@@ -46,18 +48,9 @@ const DEFAULT_LOCK_REASON = 'Locked by an administrator';
 /** The answer for an id that is malformed or names no user: the same, so neither is a crash. */
 const noSuchUser = () => badInput('No user with this id');
 
-export function createAdminService({ db, clock, users, sessions, audit, throttle }: Deps) {
-  /** Runs `work` in a transaction, then announces its revocations and audit events. */
-  async function committed<T>(work: (tx: Tx, done: { revoked: SessionRevocation[][]; audited: AuditRecord[] }) => Promise<T>): Promise<T> {
-    const done = { revoked: [] as SessionRevocation[][], audited: [] as AuditRecord[] };
-    const result = await db.$transaction((tx) => work(tx, done));
-    for (const batch of done.revoked) sessions.announce(batch);
-    audit.announce(done.audited);
-    return result;
-  }
-
-  const record = (tx: Tx, actor: Actor, type: string, userId: string, data?: Record<string, unknown>) =>
-    audit.record({ type, userId, actorId: actor.userId, client: actor.client, data: { ...data, ...(actor.via && { via: actor.via }) } }, tx);
+export function createAdminService({ db, clock, transact, users, sessions, audit, throttle }: Deps) {
+  const record = (scope: Scope, actor: Actor, type: string, userId: string, data?: Record<string, unknown>) =>
+    audit.record({ type, userId, actorId: actor.userId, client: actor.client, data: { ...data, ...(actor.via && { via: actor.via }) } }, scope);
 
   async function existing(tx: Tx | Db, id: string): Promise<User> {
     const user = isUuid(id) ? await tx.user.findUnique({ where: { id } }) : null;
@@ -115,11 +108,11 @@ export function createAdminService({ db, clock, users, sessions, audit, throttle
       input: { email: string; password?: string | null; name?: string | null; role?: Role | null; emailVerified?: boolean | null },
     ): Promise<User> {
       const { email, name, passwordHash } = await users.prepareNewAccount(input);
-      return committed(async (tx, done) => {
+      return transact(async (tx, uow) => {
         const user = await users.createInTransaction(tx, {
           email, passwordHash, name, emailVerified: input.emailVerified ?? false, ...(input.role && { role: input.role }),
         });
-        done.audited.push(await record(tx, actor, 'admin.user.created', user.id, { email, role: user.role, hasPassword: passwordHash !== null }));
+        await record({ tx, uow }, actor, 'admin.user.created', user.id, { email, role: user.role, hasPassword: passwordHash !== null });
         return user;
       });
     },
@@ -131,7 +124,7 @@ export function createAdminService({ db, clock, users, sessions, audit, throttle
       input: { name?: string | null; role?: Role | null; emailVerified?: boolean | null },
     ): Promise<User> {
       const name = input.name === undefined ? undefined : normalizeName(input.name);
-      return committed(async (tx, done) => {
+      return transact(async (tx, uow) => {
         const user = input.role === 'USER' ? await guardAdmins(tx, actor, id, 'demote', clock.now()) : await existing(tx, id);
         const data: { name?: string | null; role?: Role; emailVerified?: boolean } = {};
         if (name !== undefined && name !== user.name) data.name = name;
@@ -141,7 +134,7 @@ export function createAdminService({ db, clock, users, sessions, audit, throttle
         const changes = Object.fromEntries(Object.entries(data).map(([field, to]) => [field, { from: user[field as keyof typeof data], to }]));
         await sessions.userChanged(tx, user.id);
         const updated = await tx.user.update({ where: { id: user.id }, data: { ...data, updatedAt: clock.now() } });
-        done.audited.push(await record(tx, actor, 'admin.user.updated', user.id, { changes }));
+        await record({ tx, uow }, actor, 'admin.user.updated', user.id, { changes });
         return updated;
       });
     },
@@ -153,7 +146,7 @@ export function createAdminService({ db, clock, users, sessions, audit, throttle
       if (input.until && input.until >= LOCKED_UNTIL_UNLOCKED) throw badInput('until is too far away; leave it out to lock until unlocked');
       const reason = input.reason?.trim() || DEFAULT_LOCK_REASON;
       if (reason.length > LOCK_REASON_MAX) throw badInput(`reason must be at most ${LOCK_REASON_MAX} characters`);
-      const locked = await committed(async (tx, done) => {
+      const locked = await transact(async (tx, uow) => {
         await guardAdmins(tx, actor, id, 'lock', now);
         // The row is written before the sessions are revoked: a sign-in committing meanwhile holds
         // a share lock on it (sessions.issue), so it is either revoked here or sees the lock.
@@ -161,22 +154,22 @@ export function createAdminService({ db, clock, users, sessions, audit, throttle
           where: { id },
           data: { lockedUntil: input.until ?? LOCKED_UNTIL_UNLOCKED, lockReason: reason, updatedAt: now },
         });
-        done.audited.push(await record(tx, actor, 'user.locked', id, { reason, until: input.until ?? null }));
-        done.revoked.push(await sessions.revokeInTransaction(tx, id, 'USER_LOCKED', undefined, { actorId: actor.userId, client: actor.client }));
+        await record({ tx, uow }, actor, 'user.locked', id, { reason, until: input.until ?? null });
+        await sessions.revokeInTransaction({ tx, uow }, id, 'USER_LOCKED', undefined, { actorId: actor.userId, client: actor.client });
         return user;
       });
       return view(locked);
     },
 
     async unlockUser(actor: Actor, id: string): Promise<AdminUserView> {
-      const unlocked = await committed(async (tx, done) => {
+      const unlocked = await transact(async (tx, uow) => {
         const user = await existing(tx, id);
         const wasLocked = lockOf(user) !== null;
         // An unlock gives a fresh start: failed passwords no longer hold the address back either.
         await throttle.clear(user.email, [PASSWORD_SCOPE], tx);
         await sessions.userChanged(tx, id);
         const updated = await tx.user.update({ where: { id }, data: { lockedUntil: null, lockReason: null, updatedAt: clock.now() } });
-        done.audited.push(await record(tx, actor, 'user.unlocked', id, { wasLocked }));
+        await record({ tx, uow }, actor, 'user.unlocked', id, { wasLocked });
         return updated;
       });
       return view(unlocked);
@@ -188,10 +181,10 @@ export function createAdminService({ db, clock, users, sessions, audit, throttle
      * before) are deleted too, so none can recreate the account. The audit log keeps its events.
      */
     async deleteUser(actor: Actor, id: string): Promise<boolean> {
-      return committed(async (tx, done) => {
+      return transact(async (tx, uow) => {
         const user = await guardAdmins(tx, actor, id, 'delete', clock.now());
-        done.audited.push(await record(tx, actor, 'admin.user.deleted', id, { email: user.email, role: user.role }));
-        done.revoked.push(await sessions.revokeInTransaction(tx, id, 'USER_DELETED', undefined, { actorId: actor.userId, client: actor.client }));
+        await record({ tx, uow }, actor, 'admin.user.deleted', id, { email: user.email, role: user.role });
+        await sessions.revokeInTransaction({ tx, uow }, id, 'USER_DELETED', undefined, { actorId: actor.userId, client: actor.client });
         await tx.oneTimeToken.deleteMany({ where: { OR: [{ userId: id }, { email: user.email }] } });
         await tx.user.delete({ where: { id } });
         return true;
@@ -200,11 +193,10 @@ export function createAdminService({ db, clock, users, sessions, audit, throttle
 
     /** Revokes every live session of the user (REVOKED_BY_ADMIN); returns how many. */
     async revokeSessions(actor: Actor, userId: string): Promise<number> {
-      return committed(async (tx, done) => {
+      return transact(async (tx, uow) => {
         await existing(tx, userId);
-        const revoked = await sessions.revokeInTransaction(tx, userId, 'REVOKED_BY_ADMIN', undefined, { actorId: actor.userId, client: actor.client });
-        done.revoked.push(revoked);
-        done.audited.push(await record(tx, actor, 'admin.sessions.revoked', userId, { count: revoked.length }));
+        const revoked = await sessions.revokeInTransaction({ tx, uow }, userId, 'REVOKED_BY_ADMIN', undefined, { actorId: actor.userId, client: actor.client });
+        await record({ tx, uow }, actor, 'admin.sessions.revoked', userId, { count: revoked.length });
         return revoked.length;
       });
     },
@@ -212,13 +204,13 @@ export function createAdminService({ db, clock, users, sessions, audit, throttle
     /** Bootstrap (CLI): gives an existing account the ADMIN role. */
     async promote(actor: Actor, rawEmail: string): Promise<{ user: User; changed: boolean }> {
       const email = normalizeEmail(rawEmail);
-      return committed(async (tx, done) => {
+      return transact(async (tx, uow) => {
         const user = await tx.user.findUnique({ where: { email } });
         if (!user) throw badInput('No user with this email');
         if (user.role === 'ADMIN') return { user, changed: false };
         await sessions.userChanged(tx, user.id);
         const updated = await tx.user.update({ where: { id: user.id }, data: { role: 'ADMIN', updatedAt: clock.now() } });
-        done.audited.push(await record(tx, actor, 'admin.user.updated', user.id, { changes: { role: { from: user.role, to: 'ADMIN' } } }));
+        await record({ tx, uow }, actor, 'admin.user.updated', user.id, { changes: { role: { from: user.role, to: 'ADMIN' } } });
         return { user: updated, changed: true };
       });
     },

@@ -1,6 +1,7 @@
 import { badInput } from '../../kernel/errors.ts';
 import type { Clock } from '../../platform/clock.ts';
-import type { Db, Tx } from '../../platform/db.ts';
+import type { Db } from '../../platform/db.ts';
+import type { Scope, Transact } from '../../kernel/unit-of-work.ts';
 import { uuid7 } from '../../platform/uuid7.ts';
 import { after, isUuid, newestFirst, pageSize, toPage, type Page } from '../../kernel/pagination.ts';
 import type { ClientInfo } from '../../kernel/client.ts';
@@ -32,76 +33,56 @@ export interface AuditFilter {
   type?: string | null;
 }
 
+declare module '../../kernel/events.ts' {
+  interface DomainEventMap {
+    /** An audit row was written: in its transaction the webhook outbox writes with it; after commit the live feed hears it. */
+    'audit.recorded': AuditRecord;
+  }
+}
+
 interface Deps {
   db: Db;
   clock: Clock;
-  /** Told of every recorded event once it is committed (the live admin feed). */
-  onRecorded?: (event: AuditRecord) => void;
-  /**
-   * Run with each record right after it is written, in its transaction (the webhook outbox): what
-   * they write commits or rolls back with the event. Filled by the composition root.
-   */
-  inTransaction?: ReadonlyArray<AuditSubscriber>;
+  /** For an event recorded on its own, outside a caller's write. */
+  transact: Transact;
 }
-
-export type AuditSubscriber = (record: AuditRecord, tx: Tx) => Promise<void>;
 
 const TYPE_MAX = 100;
 const USER_AGENT_MAX = 512;
 
-export function createAuditService({ db, clock, onRecorded, inTransaction = [] }: Deps) {
-  // Events recorded in a transaction wait here until it has committed. Announcing any one of them
-  // announces every event of its transaction, in the order they were written: a helper that
-  // records inside a caller's transaction (a revocation, an account creation) is heard as soon as
-  // the caller announces its own event. Weak maps: a rolled-back transaction just goes away.
-  const pending = new WeakMap<object, AuditRecord[]>();
-  const transactionOf = new WeakMap<AuditRecord, object>();
-
+export function createAuditService({ db, clock, transact }: Deps) {
   const idFilter = (name: string, value: string | null | undefined) => {
     if (value == null) return undefined;
     if (!isUuid(value)) throw badInput(`${name} is not a valid id`);
     return value;
   };
 
+  async function write(event: AuditEventInput, { tx, uow }: Scope): Promise<AuditRecord> {
+    const createdAt = clock.now();
+    const record = await tx.auditEvent.create({
+      data: {
+        // Time-ordered, so events written within one millisecond still list in order.
+        id: uuid7(createdAt),
+        type: event.type,
+        userId: event.userId ?? null,
+        actorId: event.actorId ?? null,
+        ipAddress: event.client?.ipAddress ?? null,
+        userAgent: event.client?.userAgent?.slice(0, USER_AGENT_MAX) ?? null,
+        data: event.data ? JSON.stringify(event.data) : null,
+        createdAt,
+      },
+    });
+    await uow.emit('audit.recorded', record);
+    return record;
+  }
+
   return {
     /**
-     * Records an event, inside `tx` when given. With a transaction, the caller announces the
-     * returned record after commit (`announce`), so nobody hears of an event that was rolled back.
+     * Records an event in the write it goes with (`scope`), so neither exists without the other and
+     * nobody hears of it before it commits; without a scope, in a transaction of its own.
      */
-    async record(event: AuditEventInput, tx?: Tx): Promise<AuditRecord> {
-      const createdAt = clock.now();
-      const record = await (tx ?? db).auditEvent.create({
-        data: {
-          // Time-ordered, so events written within one millisecond still list in order.
-          id: uuid7(createdAt),
-          type: event.type,
-          userId: event.userId ?? null,
-          actorId: event.actorId ?? null,
-          ipAddress: event.client?.ipAddress ?? null,
-          userAgent: event.client?.userAgent?.slice(0, USER_AGENT_MAX) ?? null,
-          data: event.data ? JSON.stringify(event.data) : null,
-          createdAt,
-        },
-      });
-      for (const subscriber of inTransaction) await subscriber(record, tx ?? db);
-      if (!tx) {
-        onRecorded?.(record);
-        return record;
-      }
-      pending.set(tx, [...(pending.get(tx) ?? []), record]);
-      transactionOf.set(record, tx);
-      return record;
-    },
-
-    /** After commit: announces these records and every other one written in their transactions. */
-    announce(records: Array<AuditRecord | undefined>): void {
-      for (const record of records) {
-        const tx = record && transactionOf.get(record);
-        const batch = tx && pending.get(tx);
-        if (!batch) continue;
-        pending.delete(tx);
-        for (const each of batch) onRecorded?.(each);
-      }
+    record(event: AuditEventInput, scope?: Scope): Promise<AuditRecord> {
+      return scope ? write(event, scope) : transact((tx, uow) => write(event, { tx, uow }));
     },
 
     /** The log, newest first, optionally about one user, by one actor, or of one type. */

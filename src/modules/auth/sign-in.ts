@@ -1,7 +1,7 @@
 import { AppError, unauthenticated } from '../../kernel/errors.ts';
 import type { AuthMethod, SecondFactor, User } from '../../generated/prisma/client.ts';
-import { inTransaction, type UnitOfWork } from '../../kernel/unit-of-work.ts';
-import type { Db, Tx } from '../../platform/db.ts';
+import type { Transact, UnitOfWork } from '../../kernel/unit-of-work.ts';
+import type { Tx } from '../../platform/db.ts';
 import type { Metrics } from '../../platform/metrics.ts';
 import type { AuditService } from '../audit/audit.service.ts';
 import type { AuthResult } from '../../kernel/viewer.ts';
@@ -31,7 +31,7 @@ export interface SignInOptions {
 }
 
 interface Deps {
-  db: Db;
+  transact: Transact;
   sessions: SessionsService;
   audit: AuditService;
   metrics: Metrics;
@@ -44,9 +44,9 @@ interface Deps {
  * the second factor decides whether the session is pending, the session is issued and the sign-in
  * audited; after commit it is announced and counted. A method adds a strategy, never a new path.
  */
-export function createSignIn({ db, sessions, audit, metrics, secondFactor }: Deps) {
+export function createSignIn({ transact, sessions, audit, metrics, secondFactor }: Deps) {
   const attempt = (method: AuthMethod, client: ClientInfo, claim: Claim, options: SignInOptions) =>
-    inTransaction(db, async (tx, uow): Promise<AuthResult> => {
+    transact(async (tx, uow): Promise<AuthResult> => {
       const user = await claim(tx, uow);
       // The account's row, share-locked: a password reset, an admin lock or a second factor turned
       // on either commits first (and is read here) or waits for this session and revokes it.
@@ -56,8 +56,7 @@ export function createSignIn({ db, sessions, audit, metrics, secondFactor }: Dep
       const state = secondFactor?.()?.stateAtSignIn(row, method);
       const { token, session } = await sessions.issue(tx, user.id, method, client, state, { userLocked: true });
       const type = options.registration ? 'user.registered' : 'login.succeeded';
-      const record = await audit.record({ type, userId: user.id, client, data: { method, sessionId: session.id } }, tx);
-      uow.afterCommit(() => audit.announce([record]));
+      await audit.record({ type, userId: user.id, client, data: { method, sessionId: session.id } }, { tx, uow });
       return { token, user, session };
     });
 

@@ -1,6 +1,7 @@
 import type { Config } from '../../config/env.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Db } from '../../platform/db.ts';
+import type { Transact } from '../../kernel/unit-of-work.ts';
 import type { AuditService } from '../audit/audit.service.ts';
 import type { MailService } from '../mail/mail.service.ts';
 import { link, passwordChangedMail, passwordResetMail } from '../mail/templates.ts';
@@ -23,6 +24,7 @@ import type { UsersService } from '../users/users.service.ts';
 interface Deps {
   db: Db;
   clock: Clock;
+  transact: Transact;
   config: Pick<Config, 'frontendUrl' | 'tokens' | 'password'>;
   hasher: PasswordHasher;
   tokens: OneTimeTokens;
@@ -33,7 +35,7 @@ interface Deps {
   throttle: Throttle;
 }
 
-export function createRecoveryService({ db, clock, config, hasher, tokens, mail, sessions, audit, users, throttle }: Deps) {
+export function createRecoveryService({ db, clock, transact, config, hasher, tokens, mail, sessions, audit, users, throttle }: Deps) {
   mail.register('password-reset', async ({ email }) => {
     const user = await db.user.findUnique({ where: { email }, select: { id: true } });
     if (!user) return null; // unknown address: no token, no mail (the request answered true all the same)
@@ -66,7 +68,7 @@ export function createRecoveryService({ db, clock, config, hasher, tokens, mail,
     async reset(input: { token: string; newPassword: string }, client: ClientInfo): Promise<void> {
       checkPasswordPolicy(input.newPassword, config.password);
       const passwordHash = await hasher.hash(input.newPassword);
-      const { user, revoked, record } = await db.$transaction(async (tx) => {
+      const user = await transact(async (tx, uow) => {
         const claimed = await tokens.consume(tx, 'PASSWORD_RESET', input.token);
         const found = claimed.userId ? await tx.user.findUnique({ where: { id: claimed.userId } }) : null;
         // The token is bound to the address it was mailed to: an address changed since voids it.
@@ -77,15 +79,13 @@ export function createRecoveryService({ db, clock, config, hasher, tokens, mail,
         await throttle.clear(found.email, [PASSWORD_SCOPE], tx);
         // The link proves the mailbox: whatever someone else set on an unverified account before
         // (password, sessions, OAuth links) is dropped first.
-        const takeover = await users.claimUnverified(tx, found, client, { via: 'PASSWORD_RESET' });
+        const takeover = await users.claimUnverified({ tx, uow }, found, client, { via: 'PASSWORD_RESET' });
         const user = await tx.user.update({ where: { id: found.id }, data: { passwordHash, updatedAt: clock.now() } });
-        const revoked = await sessions.revokeInTransaction(tx, user.id, 'PASSWORD_RESET');
+        const revoked = await sessions.revokeInTransaction({ tx, uow }, user.id, 'PASSWORD_RESET');
         const sessionsRevoked = takeover.revoked.length + revoked.length;
-        const record = await audit.record({ type: 'password.reset', userId: user.id, client, data: { sessionsRevoked } }, tx);
-        return { user, revoked: [takeover.revoked, revoked], record };
+        await audit.record({ type: 'password.reset', userId: user.id, client, data: { sessionsRevoked } }, { tx, uow });
+        return user;
       });
-      for (const batch of revoked) sessions.announce(batch);
-      audit.announce([record]);
       await notifyPasswordChanged(user);
     },
 

@@ -6,7 +6,8 @@ import { hashToken, newToken } from '../../platform/crypto.ts';
 import { pgPoolOf, type Db, type Tx } from '../../platform/db.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { Redis } from '../../platform/redis.ts';
-import type { AuditRecord, AuditService } from '../audit/audit.service.ts';
+import type { AuditService } from '../audit/audit.service.ts';
+import type { Scope, Transact } from '../../kernel/unit-of-work.ts';
 import type { OneTimeTokens } from '../tokens/one-time-tokens.ts';
 import { CHANGE_WINDOW_MS, createSessionCache, marksOf, SESSION_CACHE_TTL_MS, sessionMark, userMark } from './session-cache.ts';
 import { createSessionTouch, createViewerLookup, type Viewer } from './viewer-projection.ts';
@@ -26,6 +27,13 @@ export interface SessionRevocation {
   revokedAt: Date;
 }
 
+declare module '../../kernel/events.ts' {
+  interface DomainEventMap {
+    /** Sessions ended in one batch: after commit, every instance's subscribers and sockets hear it. */
+    'sessions.revoked': SessionRevocation[];
+  }
+}
+
 /** Who revoked, for the audit log: an admin (actorId), and from where. */
 export interface RevokedBy {
   actorId?: string | null;
@@ -36,8 +44,7 @@ interface Deps {
   db: Db;
   clock: Clock;
   policy: SessionPolicy;
-  /** Told of every revocation after it is committed (realtime fan-out, audit). */
-  onRevoked?: (revocations: SessionRevocation[]) => void;
+  transact: Transact;
   audit: AuditService;
   tokens: Pick<OneTimeTokens, 'voidMailedSecrets'>;
   /** Shares change marks between instances; without it, the cache is checked against this process's marks. */
@@ -48,10 +55,7 @@ interface Deps {
 const USER_AGENT_MAX = 512;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export function createSessionsService({ db, clock, policy, onRevoked, audit, tokens, redis, log }: Deps) {
-  /** The session.revoked audit event of each batch, announced with the batch after commit. */
-  const auditOf = new WeakMap<SessionRevocation[], AuditRecord>();
-
+export function createSessionsService({ db, clock, policy, transact, audit, tokens, redis, log }: Deps) {
   /** The time at which a session stops working: the earlier of its idle and absolute limits. */
   const effectiveExpiry = (s: Pick<Session, 'idleExpiresAt' | 'expiresAt'>) => (s.idleExpiresAt < s.expiresAt ? s.idleExpiresAt : s.expiresAt);
 
@@ -113,7 +117,7 @@ export function createSessionsService({ db, clock, policy, onRevoked, audit, tok
   async function revokeWhere(
     where: { userId: string; id?: string; NOT?: { id: string } },
     reason: RevocationReason,
-    tx: Tx,
+    { tx, uow }: Scope,
     by: RevokedBy = {},
   ): Promise<SessionRevocation[]> {
     // Every revocation marks its user, so the lock, delete and password change that revoke inside
@@ -129,22 +133,16 @@ export function createSessionsService({ db, clock, policy, onRevoked, audit, tok
     });
     const revocations = revoked.map(({ id }) => ({ sessionId: id, userId: where.userId, reason, revokedAt }));
     if (!revocations.length) return revocations;
-    // One event per batch, in the revocation's transaction.
+    // One audit event per batch, in the revocation's transaction.
     const data = { reason, count: revoked.length, sessionIds: revoked.map(({ id }) => id) };
-    const record = await audit.record({ type: 'session.revoked', userId: where.userId, actorId: by.actorId, client: by.client, data }, tx);
-    auditOf.set(revocations, record);
+    await audit.record({ type: 'session.revoked', userId: where.userId, actorId: by.actorId, client: by.client, data }, { tx, uow });
+    await uow.emit('sessions.revoked', revocations);
     return revocations;
   }
 
   /** Revokes in a transaction of its own (with its audit event). */
   const revokeNow = (where: Parameters<typeof revokeWhere>[0], reason: RevocationReason, by?: RevokedBy) =>
-    db.$transaction((tx) => revokeWhere(where, reason, tx, by));
-
-  function announce(revocations: SessionRevocation[]): number {
-    if (revocations.length) onRevoked?.(revocations);
-    audit.announce([auditOf.get(revocations)]);
-    return revocations.length;
-  }
+    transact((tx, uow) => revokeWhere(where, reason, { tx, uow }, by));
 
   return {
     effectiveExpiry,
@@ -244,7 +242,7 @@ export function createSessionsService({ db, clock, policy, onRevoked, audit, tok
 
     async revokeOne(userId: string, sessionId: string, reason: RevocationReason, by?: RevokedBy): Promise<boolean> {
       if (!UUID.test(sessionId)) return false;
-      return announce(await revokeNow({ userId, id: sessionId }, reason, by)) > 0;
+      return (await revokeNow({ userId, id: sessionId }, reason, by)).length > 0;
     },
 
     /**
@@ -257,21 +255,19 @@ export function createSessionsService({ db, clock, policy, onRevoked, audit, tok
       reason: RevocationReason,
       by?: RevokedBy,
     ): Promise<number> {
-      const revoked = await db.$transaction(async (tx) => {
+      const revoked = await transact(async (tx, uow) => {
         await tokens.voidMailedSecrets(tx, user.email);
-        return revokeWhere({ userId: user.id, NOT: { id: keepSessionId } }, reason, tx, by);
+        return revokeWhere({ userId: user.id, NOT: { id: keepSessionId } }, reason, { tx, uow }, by);
       });
-      return announce(revoked);
+      return revoked.length;
     },
 
     /**
-     * Revokes inside the caller's transaction; the caller passes the result to `announce` once the
-     * transaction has committed, so nobody hears of a revocation that was rolled back.
+     * Revokes inside the caller's write: the revocation is heard (realtime, other instances) only
+     * once that transaction has committed.
      */
-    revokeInTransaction: (tx: Tx, userId: string, reason: RevocationReason, keepSessionId?: string, by?: RevokedBy) =>
-      revokeWhere(keepSessionId ? { userId, NOT: { id: keepSessionId } } : { userId }, reason, tx, by),
-
-    announce,
+    revokeInTransaction: (scope: Scope, userId: string, reason: RevocationReason, keepSessionId?: string, by?: RevokedBy) =>
+      revokeWhere(keepSessionId ? { userId, NOT: { id: keepSessionId } } : { userId }, reason, scope, by),
   };
 }
 

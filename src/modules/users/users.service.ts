@@ -3,7 +3,7 @@ import { AppError, badInput } from '../../kernel/errors.ts';
 import type { AuthMethod, Role, Session, User } from '../../generated/prisma/client.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Db, Tx } from '../../platform/db.ts';
-import type { UnitOfWork } from '../../kernel/unit-of-work.ts';
+import type { Scope } from '../../kernel/unit-of-work.ts';
 import type { AuditRecord, AuditService } from '../audit/audit.service.ts';
 import type { PasswordHasher } from '../auth/strategies/password/password-hasher.ts';
 import { checkPasswordPolicy } from '../auth/strategies/password/password-policy.ts';
@@ -21,7 +21,7 @@ export interface MailboxProof {
 /** What claiming an unverified account dropped; `dropped` and `record` are null for a verified one. */
 export interface Claim {
   user: User;
-  /** Sessions revoked in the caller's transaction: announce them once it has committed. */
+  /** Sessions revoked in the caller's transaction (heard once it has committed). */
   revoked: SessionRevocation[];
   dropped: { password: boolean; sessions: number; oauthLinks: string[] } | null;
   /** The takeover's audit event (email.verified with takeover: true). */
@@ -102,25 +102,18 @@ export function createUsersService({ db, clock, config, hasher, sessions, audit 
     /**
      * The account of an address whose ownership was just proven (magic link, email code): found
      * and marked verified, or created verified, inside the caller's transaction. A locked account
-     * stays locked. A new account is audited as user.registered, announced with the caller's event.
+     * stays locked. A new account is audited as user.registered in the same transaction.
      */
-    async verifiedAccountFor(
-      tx: Tx,
-      email: string,
-      via?: { method: AuthMethod; client: ClientInfo },
-      uow?: UnitOfWork,
-    ): Promise<User> {
-      const existing = await tx.user.findUnique({ where: { email } });
+    async verifiedAccountFor(scope: Scope, email: string, via?: { method: AuthMethod; client: ClientInfo }): Promise<User> {
+      const existing = await scope.tx.user.findUnique({ where: { email } });
       if (!existing) {
-        const user = await this.createInTransaction(tx, { email, passwordHash: null, name: null, emailVerified: true });
-        await audit.record({ type: 'user.registered', userId: user.id, client: via?.client, data: { method: via?.method ?? null } }, tx);
+        const user = await this.createInTransaction(scope.tx, { email, passwordHash: null, name: null, emailVerified: true });
+        await audit.record({ type: 'user.registered', userId: user.id, client: via?.client, data: { method: via?.method ?? null } }, scope);
         return user;
       }
       const locked = lockedError(existing, clock.now());
       if (locked) throw locked;
-      const { user, revoked } = await this.claimUnverified(tx, existing, via?.client, via && { via: via.method });
-      if (revoked.length) uow?.afterCommit(() => sessions.announce(revoked));
-      return user;
+      return (await this.claimUnverified(scope, existing, via?.client, via && { via: via.method })).user;
     },
 
     /**
@@ -129,10 +122,10 @@ export function createUsersService({ db, clock, config, hasher, sessions, audit 
      * every session, every OAuth link (but `proof.keepIdentity`, the identity whose verified
      * sign-in is this proof) and every oauth_code not yet traded — so a pre-registered account is
      * never shared with its real owner. Inside the caller's transaction (any proof of the mailbox:
-     * magic link, email code, verified OAuth, password reset); the caller announces the returned
-     * revocations after commit. A verified account is returned as it is.
+     * magic link, email code, verified OAuth, password reset). A verified account is returned as it is.
      */
-    async claimUnverified(tx: Tx, existing: User, client?: ClientInfo | null, proof?: MailboxProof): Promise<Claim> {
+    async claimUnverified(scope: Scope, existing: User, client?: ClientInfo | null, proof?: MailboxProof): Promise<Claim> {
+      const { tx } = scope;
       if (existing.emailVerified) return { user: existing, revoked: [], dropped: null, record: null };
       // The row lock orders this claim with every sign-in of the account (each takes a share lock
       // first): one that committed before is dropped below, one that waits finds nothing left.
@@ -164,7 +157,7 @@ export function createUsersService({ db, clock, config, hasher, sessions, audit 
       // Used or not: a completeOAuth that spent its code just before this claim re-reads it under
       // the share lock and finds it gone, so no session opens from a dropped identity.
       await tx.oneTimeToken.deleteMany({ where: { userId: user.id, purpose: 'OAUTH_CODE' } });
-      const revoked = await sessions.revokeInTransaction(tx, user.id, 'PASSWORD_RESET');
+      const revoked = await sessions.revokeInTransaction(scope, user.id, 'PASSWORD_RESET');
       const dropped = {
         password: current.hadPassword, sessions: revoked.length, oauthLinks: links.map((l) => l.provider).sort(),
         ...(current.hadSecondFactor && { secondFactor: true }),
@@ -172,7 +165,7 @@ export function createUsersService({ db, clock, config, hasher, sessions, audit 
       };
       const record = await audit.record(
         { type: 'email.verified', userId: user.id, client, data: { takeover: true, reason: 'proof_of_mailbox', proof: proof?.via ?? null, dropped } },
-        tx,
+        scope,
       );
       return { user, revoked, dropped, record };
     },

@@ -2,6 +2,7 @@ import type { Config } from '../../config/env.ts';
 import type { User } from '../../generated/prisma/client.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Db, Tx } from '../../platform/db.ts';
+import type { Transact } from '../../kernel/unit-of-work.ts';
 import type { AuditService } from '../audit/audit.service.ts';
 import type { MailService } from '../mail/mail.service.ts';
 import type { SessionsService } from '../sessions/sessions.service.ts';
@@ -17,6 +18,7 @@ import { makeRoleOnVerification } from '../users/users.service.ts';
 interface Deps {
   db: Db;
   clock: Clock;
+  transact: Transact;
   config: Pick<Config, 'frontendUrl' | 'tokens' | 'adminEmails'>;
   tokens: OneTimeTokens;
   mail: MailService;
@@ -25,7 +27,7 @@ interface Deps {
   sessions: Pick<SessionsService, 'userChanged'>;
 }
 
-export function createVerificationService({ db, clock, config, tokens, mail, audit, sessions }: Deps) {
+export function createVerificationService({ db, clock, transact, config, tokens, mail, audit, sessions }: Deps) {
   const roleOnVerification = makeRoleOnVerification(config.adminEmails);
   const ttlMs = config.tokens.emailVerificationTtlMs;
 
@@ -55,7 +57,7 @@ export function createVerificationService({ db, clock, config, tokens, mail, aud
      * whoever registered the address. From another account, nothing is spent or changed.
      */
     async verify(viewerUserId: string, token: string, client: ClientInfo): Promise<User> {
-      const { user, record } = await db.$transaction(async (tx) => {
+      return transact(async (tx, uow) => {
         const claimed = await tokens.consume(tx, 'EMAIL_VERIFICATION', token);
         if (claimed.userId !== viewerUserId) throw tokenInvalid();
         const owner = await tx.user.findUnique({ where: { id: viewerUserId } });
@@ -65,11 +67,9 @@ export function createVerificationService({ db, clock, config, tokens, mail, aud
           where: { id: owner.id },
           data: { emailVerified: true, role: roleOnVerification(owner.email, owner.role), updatedAt: clock.now() },
         });
-        const record = await audit.record({ type: 'email.verified', userId: user.id, client }, tx);
-        return { user, record };
+        await audit.record({ type: 'email.verified', userId: user.id, client }, { tx, uow });
+        return user;
       });
-      audit.announce([record]);
-      return user;
     },
   };
 }

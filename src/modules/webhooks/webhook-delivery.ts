@@ -6,6 +6,7 @@ import type { Db } from '../../platform/db.ts';
 import type { Encryptor } from '../../platform/encryption.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { AuditService } from '../audit/audit.service.ts';
+import type { Transact } from '../../kernel/unit-of-work.ts';
 import { postWebhook } from './webhook-sender.ts';
 
 // Delivery of the outbox rows. A row is the source of truth: a job names it, a worker claims it
@@ -39,6 +40,7 @@ export function createWebhookMetrics(registry: Registry) {
 interface Deps {
   db: Db;
   clock: Clock;
+  transact: Transact;
   policy: WebhookPolicy;
   allowPrivate: boolean;
   encryptor: Encryptor;
@@ -61,7 +63,7 @@ export function retrySchedule(policy: WebhookPolicy): number[] {
 }
 
 export function createWebhookDeliverer(deps: Deps) {
-  const { db, clock, policy, encryptor, audit, log, metrics } = deps;
+  const { db, clock, transact, policy, encryptor, audit, log, metrics } = deps;
   const schedule = retrySchedule(policy);
 
   async function claim(id: string) {
@@ -101,11 +103,10 @@ export function createWebhookDeliverer(deps: Deps) {
       return;
     }
     if (!hook.enabled || now.getTime() - hook.failingSince.getTime() < policy.disableAfterMs) return;
-    const record = await db.$transaction(async (tx) => {
+    await transact(async (tx, uow) => {
       const disabled = await tx.webhook.updateMany({ where: { id: webhookId, enabled: true }, data: { enabled: false, updatedAt: now } });
-      return disabled.count ? audit.record({ type: 'webhook.disabled', data: { webhookId, reason: 'failing for days' } }, tx) : undefined;
+      if (disabled.count) await audit.record({ type: 'webhook.disabled', data: { webhookId, reason: 'failing for days' } }, { tx, uow });
     });
-    audit.announce([record]);
     log.warn({ webhookId }, 'webhook disabled after failing for days');
   }
 

@@ -2,6 +2,7 @@ import type { Clock } from '../../platform/clock.ts';
 import type { Tx } from '../../platform/db.ts';
 import { uuid7 } from '../../platform/uuid7.ts';
 import type { AuditRecord } from '../audit/audit.service.ts';
+import type { Scope } from '../../kernel/unit-of-work.ts';
 
 // The transactional outbox: an audited change becomes webhook deliveries in its own transaction,
 // so a rolled-back change sends nothing and a committed one cannot be lost. The mapping from audit
@@ -61,11 +62,11 @@ async function eventsOf(type: string, record: AuditRecord, tx: Tx): Promise<Even
 }
 
 /**
- * The audit subscriber: writes one PENDING delivery per enabled webhook subscribed to the event,
- * and remembers their ids under the record so they are sent as soon as it is announced.
+ * The in-transaction subscriber of audit records: writes one PENDING delivery per enabled webhook
+ * subscribed to the event, and sends them once the transaction has committed.
  */
-export function createWebhookOutbox({ clock, onWritten }: { clock: Clock; onWritten: (record: AuditRecord, ids: string[]) => void }) {
-  return async (record: AuditRecord, tx: Tx): Promise<void> => {
+export function createWebhookOutbox({ clock, send }: { clock: Clock; send: (deliveryIds: string[]) => void }) {
+  return async (record: AuditRecord, { tx, uow }: Scope): Promise<void> => {
     const types = EVENTS_OF_AUDIT[record.type];
     if (!types) return;
     const hooks = (await tx.webhook.findMany({ where: { enabled: true }, select: { id: true, events: true } }))
@@ -87,6 +88,7 @@ export function createWebhookOutbox({ clock, onWritten }: { clock: Clock; onWrit
     );
     if (!rows.length) return;
     await tx.webhookDelivery.createMany({ data: rows });
-    onWritten(record, rows.map((row) => row.id));
+    const ids = rows.map((row) => row.id);
+    uow.afterCommit(() => send(ids));
   };
 }

@@ -10,7 +10,8 @@ import type { Logger } from '../../platform/logger.ts';
 import type { Queue } from '../../platform/queue.ts';
 import { uuid7 } from '../../platform/uuid7.ts';
 import type { Actor } from '../admin/admin-guard.ts';
-import type { AuditRecord, AuditService } from '../audit/audit.service.ts';
+import type { AuditService } from '../audit/audit.service.ts';
+import type { Transact } from '../../kernel/unit-of-work.ts';
 import { after, isUuid, newestFirst, pageSize, toPage, type Page } from '../../kernel/pagination.ts';
 import { ForbiddenTargetError, resolvePublic } from './webhook-address.ts';
 import { createWebhookDeliverer, createWebhookMetrics, DELIVER_WEBHOOK } from './webhook-delivery.ts';
@@ -35,6 +36,7 @@ interface Deps {
   clock: Clock;
   config: Config;
   log: Logger;
+  transact: Transact;
   audit: AuditService;
   encryptor: Encryptor;
   queue: Queue;
@@ -48,15 +50,20 @@ const view = ({ secretSealed: _secret, events, ...hook }: Webhook): WebhookView 
 const newSecret = () => `whsec_${randomBytes(24).toString('base64')}`;
 const noSuchWebhook = () => badInput('No webhook with this id');
 
-export function createWebhooksService({ db, clock, config, log, audit, encryptor, queue, registry }: Deps) {
+export function createWebhooksService({ db, clock, config, log, transact, audit, encryptor, queue, registry }: Deps) {
   const metrics = createWebhookMetrics(registry);
   const enqueue = (deliveryId: string) => queue.send(DELIVER_WEBHOOK, { deliveryId });
   const deliverer = createWebhookDeliverer({
-    db, clock, policy: config.webhooks, allowPrivate: config.webhookAllowPrivate, encryptor, audit, log, metrics, enqueue,
+    db, clock, transact, policy: config.webhooks, allowPrivate: config.webhookAllowPrivate, encryptor, audit, log, metrics, enqueue,
   });
-  // Deliveries written in a transaction, sent once its audit record is announced (after commit).
-  const written = new WeakMap<AuditRecord, string[]>();
-  const outbox = createWebhookOutbox({ clock, onWritten: (record, ids) => written.set(record, ids) });
+  // Deliveries are written with the audited change and sent once it has committed (the sweep
+  // catches any send that fails).
+  const outbox = createWebhookOutbox({
+    clock,
+    send: (ids) => {
+      for (const id of ids) void enqueue(id).catch((err: Error) => log.warn({ err: { message: err.message } }, 'webhook job not sent; the sweep will'));
+    },
+  });
 
   async function checkedUrl(url: string): Promise<string> {
     let parsed: URL;
@@ -90,15 +97,13 @@ export function createWebhooksService({ db, clock, config, log, audit, encryptor
     return text;
   }
 
-  /** Runs `work` with its audit event in one transaction, then announces the event. */
-  async function audited<T>(actor: Actor, type: string, work: (tx: Tx) => Promise<T & { id: string }>, data?: Record<string, unknown>) {
-    const { result, record } = await db.$transaction(async (tx) => {
+  /** Runs `work` with its audit event in one transaction. */
+  function audited<T>(actor: Actor, type: string, work: (tx: Tx) => Promise<T & { id: string }>, data?: Record<string, unknown>) {
+    return transact(async (tx, uow) => {
       const result = await work(tx);
-      const record = await audit.record({ type, actorId: actor.userId, client: actor.client, data: { webhookId: result.id, ...data } }, tx);
-      return { result, record };
+      await audit.record({ type, actorId: actor.userId, client: actor.client, data: { webhookId: result.id, ...data } }, { tx, uow });
+      return result;
     });
-    audit.announce([record]);
-    return result;
   }
 
   async function existing(tx: Tx | Db, id: string): Promise<Webhook> {
@@ -111,15 +116,8 @@ export function createWebhooksService({ db, clock, config, log, audit, encryptor
     deliverer,
     /** Delivery workers to run per process. */
     workers: config.webhooks.workers,
-    /** The audit subscriber (composition root: createAuditService inTransaction). */
+    /** The in-transaction subscriber of 'audit.recorded' (wired by the composition root). */
     outbox,
-    /** After commit: sends the deliveries written with `record` (the sweep catches any this misses). */
-    announced(record: AuditRecord): void {
-      const ids = written.get(record);
-      if (!ids) return;
-      written.delete(record);
-      for (const id of ids) void enqueue(id).catch((err: Error) => log.warn({ err: { message: err.message } }, 'webhook job not sent; the sweep will'));
-    },
 
     async list(): Promise<WebhookView[]> {
       return (await db.webhook.findMany({ orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] })).map(view);

@@ -3,16 +3,16 @@ import type { Config } from '../../../config/env.ts';
 import { AppError, badInput, forbidden, unauthenticated } from '../../../kernel/errors.ts';
 import type { AuthMethod, SecondFactor, User } from '../../../generated/prisma/client.ts';
 import type { Clock } from '../../../platform/clock.ts';
-import { inTransaction, type UnitOfWork } from '../../../kernel/unit-of-work.ts';
+import type { Transact } from '../../../kernel/unit-of-work.ts';
 import type { Db, Tx } from '../../../platform/db.ts';
 import type { Encryptor } from '../../../platform/encryption.ts';
 import type { Metrics } from '../../../platform/metrics.ts';
-import type { AuditRecord, AuditService } from '../../audit/audit.service.ts';
+import type { AuditService } from '../../audit/audit.service.ts';
 import { isUuid } from '../../../kernel/pagination.ts';
 import type { MailService, MailTemplate } from '../../mail/mail.service.ts';
 import { link, secondFactorChangedMail } from '../../mail/templates.ts';
 import type { Throttle } from '../../rate-limit/throttle.ts';
-import type { SessionRevocation, SessionsService, Viewer } from '../../sessions/sessions.service.ts';
+import type { SessionsService, Viewer } from '../../sessions/sessions.service.ts';
 import type { ClientInfo } from '../../../kernel/client.ts';
 import type { AuthResult } from '../../../kernel/viewer.ts';
 import type { PasswordHasher } from '../strategies/password/password-hasher.ts';
@@ -35,6 +35,7 @@ export interface TotpEnrollment {
 interface Deps {
   db: Db;
   clock: Clock;
+  transact: Transact;
   config: Pick<Config, 'appName' | 'frontendUrl' | 'throttle' | 'password'>;
   encryptor: Encryptor;
   hasher: PasswordHasher;
@@ -53,7 +54,7 @@ const wrongCode = () => new AppError('TOKEN_INVALID', 'The code is wrong or was 
 /** The throttle counts per account (not per address: the email may change). */
 const budgetSubject = (userId: string) => `user:${userId}`;
 
-export function createSecondFactorService({ db, clock, config, encryptor, hasher, sessions, audit, mail, throttle, metrics }: Deps) {
+export function createSecondFactorService({ db, clock, config, transact, encryptor, hasher, sessions, audit, mail, throttle, metrics }: Deps) {
   const budget = [{ scope: SECOND_FACTOR_SCOPE, policy: config.throttle.secondFactor }];
   const count = (action: string, result: string) => metrics.secondFactor.inc({ action, result });
 
@@ -77,12 +78,6 @@ export function createSecondFactorService({ db, clock, config, encryptor, hasher
     else await throttle.release(budgetSubject(userId), [SECOND_FACTOR_SCOPE]);
     return result;
   }
-
-  /** What a change tells once its transaction has committed: its audit events and revocations. */
-  const heard = (uow: UnitOfWork) => ({
-    audited: (record: AuditRecord) => uow.afterCommit(() => audit.announce([record])),
-    revoked: (batch: SessionRevocation[]) => uow.afterCommit(() => sessions.announce(batch)),
-  });
 
   async function replaceRecoveryCodes(tx: Tx, userId: string, now: Date): Promise<string[]> {
     const codes = newRecoveryCodes();
@@ -153,8 +148,7 @@ export function createSecondFactorService({ db, clock, config, encryptor, hasher
       if (!pending) throw badInput('Start the enrolment first (startTotpEnrollment)');
       const step = await budgeted('confirm', userId, async () => matchTotp(encryptor.open(pending, totpContext(userId)), input.code, clock.now()));
       if (step === null) throw wrongCode();
-      const codes = await inTransaction(db, async (tx, uow) => {
-        const done = heard(uow);
+      const codes = await transact(async (tx, uow) => {
         const now = clock.now();
         // The step that confirmed counts as used; a second enrolment racing this one loses here.
         const { count: enabled } = await tx.user.updateMany({
@@ -165,8 +159,8 @@ export function createSecondFactorService({ db, clock, config, encryptor, hasher
         await sessions.userChanged(tx, userId); // cached views of the user's sessions are stale from now
         const codes = await replaceRecoveryCodes(tx, userId, now);
         await tx.session.update({ where: { id: viewer.session.id }, data: { secondFactor: 'TOTP' } });
-        done.audited(await audit.record({ type: 'second_factor.enabled', userId, client, data: { factor: 'TOTP' } }, tx));
-        done.revoked(await sessions.revokeInTransaction(tx, userId, 'SECOND_FACTOR_CHANGED', viewer.session.id, { client }));
+        await audit.record({ type: 'second_factor.enabled', userId, client, data: { factor: 'TOTP' } }, { tx, uow });
+        await sessions.revokeInTransaction({ tx, uow }, userId, 'SECOND_FACTOR_CHANGED', viewer.session.id, { client });
         await notify('second-factor-enabled', user, tx);
         return codes;
       });
@@ -185,8 +179,7 @@ export function createSecondFactorService({ db, clock, config, encryptor, hasher
       if ((input.code == null) === (input.recoveryCode == null)) throw badInput('Give exactly one of code and recoveryCode');
       const proof: Proof = input.code != null ? { factor: 'TOTP', code: input.code } : { factor: 'RECOVERY_CODE', code: input.recoveryCode! };
       const upgraded = await budgeted('complete', user.id, () =>
-        inTransaction(db, async (tx, uow) => {
-          const done = heard(uow);
+        transact(async (tx, uow) => {
           const owner = await tx.user.findUniqueOrThrow({ where: { id: user.id }, select: { id: true, totpSecret: true } });
           const factor = await spendProof(tx, encryptor, owner, proof, clock.now());
           if (!factor) return null;
@@ -196,7 +189,7 @@ export function createSecondFactorService({ db, clock, config, encryptor, hasher
           });
           if (!row) throw unauthenticated(); // revoked meanwhile: the proof is not spent
           await sessions.sessionChanged(tx, session.id); // no instance may keep serving it as pending
-          done.audited(await audit.record({ type: 'second_factor.completed', userId: user.id, client, data: { factor, sessionId: session.id } }, tx));
+          await audit.record({ type: 'second_factor.completed', userId: user.id, client, data: { factor, sessionId: session.id } }, { tx, uow });
           return row;
         }),
       );
@@ -212,13 +205,12 @@ export function createSecondFactorService({ db, clock, config, encryptor, hasher
     async disableSecondFactor(viewer: Viewer, input: { code: string }, client: ClientInfo): Promise<void> {
       const userId = viewer.user.id;
       const factor = await budgeted('disable', userId, () =>
-        inTransaction(db, async (tx, uow) => {
-          const done = heard(uow);
+        transact(async (tx, uow) => {
           const spent = await spendOwnProof(userId, input.code, tx);
           if (!spent) return null;
           await removeFactor(tx, userId, clock.now());
-          done.audited(await audit.record({ type: 'second_factor.disabled', userId, client, data: { factor: 'TOTP', proof: spent } }, tx));
-          done.revoked(await sessions.revokeInTransaction(tx, userId, 'SECOND_FACTOR_CHANGED', viewer.session.id, { client }));
+          await audit.record({ type: 'second_factor.disabled', userId, client, data: { factor: 'TOTP', proof: spent } }, { tx, uow });
+          await sessions.revokeInTransaction({ tx, uow }, userId, 'SECOND_FACTOR_CHANGED', viewer.session.id, { client });
           await notify('second-factor-disabled', viewer.user, tx);
           return spent;
         }),
@@ -231,12 +223,11 @@ export function createSecondFactorService({ db, clock, config, encryptor, hasher
     async regenerateRecoveryCodes(viewer: Viewer, input: { code: string }, client: ClientInfo): Promise<string[]> {
       const userId = viewer.user.id;
       const codes = await budgeted('regenerate', userId, () =>
-        inTransaction(db, async (tx, uow) => {
-          const done = heard(uow);
+        transact(async (tx, uow) => {
           const spent = await spendOwnProof(userId, input.code, tx);
           if (!spent) return null;
           const codes = await replaceRecoveryCodes(tx, userId, clock.now());
-          done.audited(await audit.record({ type: 'recovery_codes.regenerated', userId, client, data: { proof: spent } }, tx));
+          await audit.record({ type: 'recovery_codes.regenerated', userId, client, data: { proof: spent } }, { tx, uow });
           return codes;
         }),
       );
@@ -247,14 +238,13 @@ export function createSecondFactorService({ db, clock, config, encryptor, hasher
 
     /** An admin removes a user's second factor and revokes every session of the user. */
     async adminResetSecondFactor(actor: { userId: string | null; client: ClientInfo | null }, userId: string): Promise<void> {
-      await inTransaction(db, async (tx, uow) => {
-        const done = heard(uow);
+      await transact(async (tx, uow) => {
         const user = isUuid(userId) ? await tx.user.findUnique({ where: { id: userId } }) : null;
         if (!user) throw badInput('No user with this id');
         const removed = await removeFactor(tx, userId, clock.now());
         const by = { actorId: actor.userId, client: actor.client };
-        done.audited(await audit.record({ type: 'admin.second_factor.reset', userId, ...by, data: { hadTotp: removed } }, tx));
-        done.revoked(await sessions.revokeInTransaction(tx, userId, 'SECOND_FACTOR_CHANGED', undefined, by));
+        await audit.record({ type: 'admin.second_factor.reset', userId, ...by, data: { hadTotp: removed } }, { tx, uow });
+        await sessions.revokeInTransaction({ tx, uow }, userId, 'SECOND_FACTOR_CHANGED', undefined, by);
         if (removed) await notify('second-factor-disabled', user, tx);
       });
       count('admin_reset', 'success');

@@ -1,7 +1,7 @@
 import type { User } from '../../../../generated/prisma/client.ts';
 import type { Tx } from '../../../../platform/db.ts';
-import type { AuditRecord, AuditService } from '../../../audit/audit.service.ts';
-import type { SessionRevocation } from '../../../sessions/sessions.service.ts';
+import type { Scope } from '../../../../kernel/unit-of-work.ts';
+import type { AuditService } from '../../../audit/audit.service.ts';
 import type { ClientInfo } from '../../../../kernel/client.ts';
 import { normalizeEmail } from '../../../users/email.ts';
 import type { UsersService } from '../../../users/users.service.ts';
@@ -15,14 +15,6 @@ import type { ExternalIdentity } from './provider-client.ts';
 // link, email code, reset, a verified identity) drops that identity's link with everything else.
 
 const NAME_MAX = 100;
-
-export interface MatchedUser {
-  user: User;
-  /** Audit events written in the transaction, announced by the caller once it has committed. */
-  audited: AuditRecord[];
-  /** Sessions revoked when a verified identity took over an unverified account (announced after commit). */
-  revoked: SessionRevocation[];
-}
 
 interface Deps {
   users: UsersService;
@@ -63,17 +55,17 @@ async function linkedAccount(tx: Tx, provider: string, subject: string) {
 export function createOAuthAccounts({ users, audit, now }: Deps) {
   return {
     /** Finds, links or creates the user of `identity`, inside the caller's transaction. */
-    async userFor(tx: Tx, provider: string, identity: ExternalIdentity, client: ClientInfo): Promise<MatchedUser> {
+    async userFor(scope: Scope, provider: string, identity: ExternalIdentity, client: ClientInfo): Promise<User> {
+      const { tx } = scope;
       const known = await linkedAccount(tx, provider, identity.subject);
       if (known) {
         // An identity that now vouches for the address of the unverified account it created is
         // itself a proof of the mailbox: everything else set on that account goes, it stays.
         if (known.emailVerified || !identity.emailVerified || emailOrNull(identity) !== known.email) {
-          return { user: known, audited: [], revoked: [] };
+          return known;
         }
         const keepIdentity = { provider, subject: identity.subject };
-        const claimed = await users.claimUnverified(tx, known, client, { via: 'OAUTH', keepIdentity });
-        return { user: claimed.user, audited: claimed.record ? [claimed.record] : [], revoked: claimed.revoked };
+        return (await users.claimUnverified(scope, known, client, { via: 'OAUTH', keepIdentity })).user;
       }
 
       const email = emailOf(identity);
@@ -81,11 +73,9 @@ export function createOAuthAccounts({ users, audit, now }: Deps) {
       if (existing && !identity.emailVerified) {
         throw new OAuthFailure('email_not_verified', 'an account has this email and the provider does not say it is verified');
       }
-      const audited: AuditRecord[] = [];
       // A provider vouching for the address takes over an account nobody had verified yet, dropping
       // whatever was set on it before (another provider's unverified identity among them).
-      const claimed = existing ? await users.claimUnverified(tx, existing, client, { via: 'OAUTH' }) : null;
-      if (claimed?.record) audited.push(claimed.record);
+      const claimed = existing ? await users.claimUnverified(scope, existing, client, { via: 'OAUTH' }) : null;
       const user =
         claimed?.user ??
         (await users.createInTransaction(tx, {
@@ -95,16 +85,14 @@ export function createOAuthAccounts({ users, audit, now }: Deps) {
           emailVerified: identity.emailVerified,
         }));
       if (!existing) {
-        audited.push(await audit.record({ type: 'user.registered', userId: user.id, client, data: { method: 'OAUTH', provider } }, tx));
+        await audit.record({ type: 'user.registered', userId: user.id, client, data: { method: 'OAUTH', provider } }, scope);
       }
       const at = now();
       await tx.oAuthAccount.create({
         data: { provider, subject: identity.subject, userId: user.id, email, createdAt: at, updatedAt: at },
       });
-      audited.push(
-        await audit.record({ type: 'oauth.linked', userId: user.id, client, data: { provider, newAccount: !existing } }, tx),
-      );
-      return { user, audited, revoked: claimed?.revoked ?? [] };
+      await audit.record({ type: 'oauth.linked', userId: user.id, client, data: { provider, newAccount: !existing } }, scope);
+      return user;
     },
   };
 }

@@ -8,7 +8,7 @@ import type { Logger } from '../../../../platform/logger.ts';
 import type { Metrics } from '../../../../platform/metrics.ts';
 import { currentRequestId } from '../../../../platform/request-scope.ts';
 import type { AuditService } from '../../../audit/audit.service.ts';
-import type { SessionsService } from '../../../sessions/sessions.service.ts';
+import type { Transact } from '../../../../kernel/unit-of-work.ts';
 import type { ClientInfo } from '../../../../kernel/client.ts';
 import { PASSWORD_SCOPE, type Throttle } from '../../../rate-limit/throttle.ts';
 import { normalizeEmail } from '../../../users/email.ts';
@@ -49,8 +49,8 @@ interface Deps {
   log: Logger;
   metrics: Metrics;
   tokens: OneTimeTokens;
+  transact: Transact;
   users: UsersService;
-  sessions: SessionsService;
   audit: AuditService;
   signIn: SignIn;
   throttle: Throttle;
@@ -80,7 +80,7 @@ function normalizedOrNull(email: string | null | undefined): string | null {
 const lostRace = (err: unknown) =>
   (err as { code?: string } | null)?.code === 'P2002' || (err instanceof AppError && err.code === 'CONFLICT');
 
-export function createOAuthService({ db, clock, config, log, metrics, tokens, users, sessions, audit, signIn, throttle }: Deps) {
+export function createOAuthService({ db, clock, config, log, metrics, tokens, transact, users, audit, signIn, throttle }: Deps) {
   const clients = new Map(config.oauthProviders.map((p) => [p.id, createProviderClient(p)]));
   const redirectUri = `${config.publicUrl}/oauth/callback`;
   const allowedRedirects = [config.frontendUrl, ...config.allowedRedirects];
@@ -107,17 +107,17 @@ export function createOAuthService({ db, clock, config, log, metrics, tokens, us
   async function signInCode(provider: string, identity: ExternalIdentity, client: ClientInfo, bindingHash: string) {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await db.$transaction(async (tx) => {
+        return await transact(async (tx, uow) => {
           // A provider that vouches for the address proves the mailbox: failed passwords for it no
           // longer hold anyone back (cleared before the user row is locked: the order of every sign-in).
           const vouched = identity.emailVerified ? normalizedOrNull(identity.email) : null;
           if (vouched) await throttle.clear(vouched, [PASSWORD_SCOPE], tx);
-          const { user, audited, revoked } = await accounts.userFor(tx, provider, identity, client);
+          const user = await accounts.userFor({ tx, uow }, provider, identity, client);
           const code = await tokens.issue(
             { purpose: 'OAUTH_CODE', email: user.email, userId: user.id, ttlMs: config.tokens.oauthCodeTtlMs, bindingHash },
             tx,
           );
-          return { code, user, audited, revoked };
+          return { code, user };
         });
       } catch (err) {
         if (attempt >= 2 || !lostRace(err)) throw err;
@@ -175,9 +175,7 @@ export function createOAuthService({ db, clock, config, log, metrics, tokens, us
         const callbackUrl = new URL(redirectUri);
         callbackUrl.search = query.toString();
         const identity = await providerClient.exchange(callbackUrl, { state: state!, nonce: attempt.nonce, codeVerifier: attempt.codeVerifier });
-        const { code, user, audited, revoked } = await signInCode(provider, identity, client, attempt.bindingHash);
-        sessions.announce(revoked);
-        audit.announce(audited);
+        const { code, user } = await signInCode(provider, identity, client, attempt.bindingHash);
         metrics.oauthCallbacks.inc({ provider, result: 'success' });
         log.info({ requestId: currentRequestId(), provider, userId: user.id }, 'oauth callback succeeded');
         return withOAuthParam(attempt.redirectTo, 'oauth_code', code);

@@ -7,7 +7,7 @@ import type { Config } from '../../../../config/env.ts';
 import type { Passkey, User } from '../../../../generated/prisma/client.ts';
 import type { ClientInfo } from '../../../../kernel/client.ts';
 import { AppError, badInput } from '../../../../kernel/errors.ts';
-import { inTransaction } from '../../../../kernel/unit-of-work.ts';
+import type { Transact } from '../../../../kernel/unit-of-work.ts';
 import { isUuid } from '../../../../kernel/pagination.ts';
 import type { AuthResult } from '../../../../kernel/viewer.ts';
 import type { Clock } from '../../../../platform/clock.ts';
@@ -33,6 +33,7 @@ interface Deps {
   clock: Clock;
   config: Pick<Config, 'webauthn' | 'frontendUrl'>;
   log: Logger;
+  transact: Transact;
   audit: AuditService;
   mail: MailService;
   signIn: SignIn;
@@ -50,7 +51,7 @@ const DEFAULT_NAME = 'Passkey';
 /** Why a sign-in was refused, for the audit log (never the response or the challenge). */
 type Refusal = 'unknown_challenge' | 'unknown_credential' | 'other_account' | 'verification_failed' | 'counter' | 'locked';
 
-export function createPasskeyService({ db, clock, config, log, audit, mail, signIn }: Deps) {
+export function createPasskeyService({ db, clock, config, log, transact, audit, mail, signIn }: Deps) {
   const rp = config.webauthn;
   const challenges = createPasskeyChallenges({ db, clock, ttlMs: rp.challengeTtlMs });
   const transportsOf = (p: Pick<Passkey, 'transports'>) => (p.transports ? (p.transports.split(',') as AuthenticatorTransport[]) : []);
@@ -120,7 +121,7 @@ export function createPasskeyService({ db, clock, config, log, audit, mail, sign
       if (!verified.verified) throw refuse('registration');
       const info = verified.registrationInfo;
       try {
-        return await inTransaction(db, async (tx, uow) => {
+        return await transact(async (tx, uow) => {
           await challenges.consume(tx, 'REGISTRATION', input.challengeId);
           // One registration at a time per account, so the limit holds under concurrent finishes.
           await tx.$executeRaw`SELECT 1 FROM "User" WHERE id = ${user.id}::uuid FOR UPDATE`;
@@ -141,12 +142,8 @@ export function createPasskeyService({ db, clock, config, log, audit, mail, sign
               createdAt: clock.now(),
             },
           });
-          const record = await audit.record(
-            { type: 'passkey.registered', userId: user.id, client, data: { passkeyId: passkey.id, name } },
-            tx,
-          );
+          await audit.record({ type: 'passkey.registered', userId: user.id, client, data: { passkeyId: passkey.id, name } }, { tx, uow });
           await mail.request({ template: 'passkey-added', email: user.email, userId: user.id }, tx);
-          uow.afterCommit(() => audit.announce([record]));
           return passkey;
         });
       } catch (err) {
@@ -159,16 +156,15 @@ export function createPasskeyService({ db, clock, config, log, audit, mail, sign
     /** Deletes one of `userId`'s passkeys (an admin's `actor`, when it is one); false when there is none. */
     async remove(id: string, by: { userId?: string; actorId?: string; client: ClientInfo }): Promise<boolean> {
       if (!isUuid(id)) return false;
-      return inTransaction(db, async (tx, uow) => {
+      return transact(async (tx, uow) => {
         const [deleted] = await tx.$queryRaw<Array<{ userId: string; name: string }>>`
           DELETE FROM "Passkey" WHERE id = ${id}::uuid AND (${by.userId ?? null}::uuid IS NULL OR "userId" = ${by.userId ?? null}::uuid)
           RETURNING "userId"::text AS "userId", name`;
         if (!deleted) return false;
-        const record = await audit.record(
+        await audit.record(
           { type: 'passkey.deleted', userId: deleted.userId, actorId: by.actorId ?? null, client: by.client, data: { passkeyId: id, name: deleted.name } },
-          tx,
+          { tx, uow },
         );
-        uow.afterCommit(() => audit.announce([record]));
         return true;
       });
     },

@@ -12,12 +12,14 @@ import { lockedError } from '../../../users/account-lock.ts';
 import { normalizeEmail } from '../../../users/email.ts';
 import type { AuthResult } from '../../../../kernel/viewer.ts';
 import type { Claim, SignIn } from '../../sign-in.ts';
+import type { Transact } from '../../../../kernel/unit-of-work.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import { checkPasswordPolicy } from './password-policy.ts';
 
 interface Deps {
   db: Db;
   clock: Clock;
+  transact: Transact;
   config: Pick<Config, 'password' | 'throttle'>;
   hasher: PasswordHasher;
   sessions: SessionsService;
@@ -38,7 +40,7 @@ const CHANGED_MEANWHILE = Symbol('password or lock changed during sign-in');
 const wrongCredentials = () => unauthenticated('Invalid email or password');
 
 export function createPasswordService({
-  db, clock, config, hasher, sessions, metrics, audit, throttle, signIn, notifyPasswordChanged, voidMailedSecrets,
+  db, clock, transact, config, hasher, sessions, metrics, audit, throttle, signIn, notifyPasswordChanged, voidMailedSecrets,
 }: Deps) {
   const count = (result: string) => metrics.logins.inc({ method: 'PASSWORD', result });
   const passwordBudget = [{ scope: PASSWORD_SCOPE, policy: config.throttle.password }];
@@ -134,16 +136,14 @@ export function createPasswordService({
         if (!(await hasher.verify(user.passwordHash, current))) throw badInput('The current password is wrong');
       }
       const passwordHash = await hasher.hash(input.newPassword);
-      const { revoked, audited } = await db.$transaction(async (tx) => {
+      await transact(async (tx, uow) => {
         // Links mailed before the change must not outlive it (voided first: the lock order of sign-ins).
         await voidMailedSecrets(tx, user.email);
         await tx.user.update({ where: { id: user.id }, data: { passwordHash, updatedAt: clock.now() } });
         const data = { hadPassword: user.passwordHash !== null };
-        const record = await audit.record({ type: 'password.changed', userId: user.id, client, data }, tx);
-        return { revoked: await sessions.revokeInTransaction(tx, user.id, 'PASSWORD_CHANGED', session.id, { client }), audited: record };
+        await audit.record({ type: 'password.changed', userId: user.id, client, data }, { tx, uow });
+        await sessions.revokeInTransaction({ tx, uow }, user.id, 'PASSWORD_CHANGED', session.id, { client });
       });
-      sessions.announce(revoked);
-      audit.announce([audited]);
       await notifyPasswordChanged(user);
     },
   };
