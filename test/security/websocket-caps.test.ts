@@ -201,7 +201,10 @@ it('54. An admin socket reads its session at every subscribe: a demotion takes e
   subscribe(s, 'feed', AUDIT_FEED);
   await login(t, 'caps-admin@example.com', PASSWORD); // an audit event for the live feed
   expect((await answerTo(s, 'feed', 'next')).payload.data.adminAuditFeed.type).toBe('login.succeeded');
-  await t.db.query(`UPDATE "User" SET role = 'USER' WHERE id = $1`, [admin.userId]);
+  // Another admin demotes it, as the admin API does.
+  const other = await makeAdmin(t, 'caps-other-admin@example.com');
+  const demoted = await t.gql(`mutation($id: ID!) { adminUpdateUser(id: $id, input: { role: USER }) { role } }`, { id: admin.userId }, { token: other.token });
+  expect(demoted.body.data.adminUpdateUser.role).toBe('USER');
   subscribe(s, 'feed-again', AUDIT_FEED);
   const refused = await answerTo(s, 'feed-again');
   expect(refused.payload.data ?? null).toBeNull();
