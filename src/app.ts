@@ -17,6 +17,7 @@ import { createLogger, type Logger } from './platform/logger.ts';
 import { pingRedis } from './platform/redis.ts';
 import { requestIdFrom, requestScope } from './platform/request-scope.ts';
 import { createServices } from './core.ts';
+import { toErrorBody, UNEXPECTED_MESSAGE } from './kernel/errors.ts';
 
 /** How often open sockets and streams are checked for sessions that ended without an event. */
 const SWEEP_INTERVAL_MS = 30_000;
@@ -84,7 +85,7 @@ export function createApp({ config, databaseUrl, clock = systemClock, log: given
       } catch (err) {
         log.error({ err, requestId }, 'request failed');
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ errors: [{ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR', requestId } }] }));
+        res.end(JSON.stringify(toErrorBody('INTERNAL_SERVER_ERROR', UNEXPECTED_MESSAGE, { requestId })));
       }
     });
   });
@@ -152,8 +153,8 @@ function refuseWhileStopping(url: string, res: ServerResponse, requestId: string
     res.end(JSON.stringify({ status: 'ok' }));
     return;
   }
-  const error = { message: 'The server is shutting down; retry.', extensions: { code: 'INTERNAL_SERVER_ERROR', requestId, http: { status: 503 }, retryAfter: 1 } };
-  const body = JSON.stringify(path === '/ready' ? { status: 'stopping' } : { errors: [error] });
+  const refusal = toErrorBody('INTERNAL_SERVER_ERROR', 'The server is shutting down; retry.', { requestId, status: 503, retryAfter: 1 });
+  const body = JSON.stringify(path === '/ready' ? { status: 'stopping' } : refusal);
   res.writeHead(503, { 'content-type': 'application/json', connection: 'close', 'retry-after': '1' });
   res.end(body);
 }

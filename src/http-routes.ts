@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
+import { toErrorBody } from './kernel/errors.ts';
 
 export interface Probes {
   /** Each throws when its dependency does not answer. */
@@ -42,7 +43,7 @@ export function refuseOversizedBody(req: IncomingMessage, res: ServerResponse, m
   if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return false;
   const length = req.headers['content-length'];
   const error = (status: number, message: string) => {
-    json(res, status, { errors: [{ message, extensions: { code: 'BAD_USER_INPUT', requestId, http: { status } } }] });
+    json(res, status, toErrorBody('BAD_USER_INPUT', message, { requestId, status }));
     req.resume();
     return true;
   };
@@ -107,9 +108,7 @@ export function refuseNonJsonBody(req: IncomingMessage, res: ServerResponse, req
     return false;
   }
   const status = 415;
-  json(res, status, {
-    errors: [{ message: 'Request bodies must be application/json', extensions: { code: 'BAD_USER_INPUT', requestId, http: { status } } }],
-  });
+  json(res, status, toErrorBody('BAD_USER_INPUT', 'Request bodies must be application/json', { requestId, status }));
   req.resume();
   return true;
 }

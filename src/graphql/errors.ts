@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { map, type Plugin } from 'graphql-yoga';
-import { AppError, errorStatus } from '../kernel/errors.ts';
+import { AppError, errorExtensions, UNEXPECTED_MESSAGE } from '../kernel/errors.ts';
 import type { Logger } from '../platform/logger.ts';
 import { currentRequestId, requestScope } from '../platform/request-scope.ts';
 import { getSchema } from './schema.ts';
@@ -11,20 +11,24 @@ import { withSafeValueMessage } from './security/value-messages.ts';
 // http.status / retryAfter where they apply. Unexpected errors are masked; their cause is logged
 // with the same request id. Every error is logged once.
 
-export const INTERNAL = 'INTERNAL_SERVER_ERROR';
+export const INTERNAL = 'INTERNAL_SERVER_ERROR' as const;
 
-function fromAppError(err: AppError, source?: GraphQLError): GraphQLError {
-  const headers = err.retryAfter ? { 'Retry-After': String(err.retryAfter) } : undefined;
+/** An AppError as the GraphQL error every transport answers with. */
+export function fromAppError(err: AppError, source?: GraphQLError): GraphQLError {
   return new GraphQLError(err.message, {
     nodes: source?.nodes,
     path: source?.path,
     originalError: err,
-    extensions: {
-      code: err.code,
-      http: { status: errorStatus[err.code], ...(headers && { headers }) },
-      ...(err.retryAfter !== undefined && { retryAfter: err.retryAfter }),
-      requestId: currentRequestId(),
-    },
+    extensions: { ...errorExtensions(err.code, { retryAfter: err.retryAfter }), requestId: currentRequestId() },
+  });
+}
+
+/** A masked error: the cause is logged by whoever caught it, under the same request id. */
+export function unexpectedError(source?: GraphQLError, requestId = currentRequestId()): GraphQLError {
+  return new GraphQLError(UNEXPECTED_MESSAGE, {
+    nodes: source?.nodes,
+    path: source?.path,
+    extensions: { ...errorExtensions(INTERNAL), requestId },
   });
 }
 
@@ -37,11 +41,7 @@ export function createErrorMasker(log: Logger) {
     if (original instanceof GraphQLError) return error as GraphQLError;
     const requestId = currentRequestId();
     log.error({ err: original, requestId, path: (error as GraphQLError).path }, 'unexpected error');
-    return new GraphQLError('Unexpected error.', {
-      nodes: (error as GraphQLError).nodes,
-      path: (error as GraphQLError).path,
-      extensions: { code: INTERNAL, http: { status: 500 }, requestId },
-    });
+    return unexpectedError(error instanceof GraphQLError ? error : undefined, requestId);
   };
 }
 

@@ -18,7 +18,7 @@ import type { Metrics } from '../platform/metrics.ts';
 import { requestScope } from '../platform/request-scope.ts';
 import type { Services } from '../core.ts';
 import { SESSION_COOKIE_NAME, readCookie, resolveViewer } from './credentials.ts';
-import { INTERNAL, type ErrorCompleter } from './errors.ts';
+import { fromAppError, unexpectedError, type ErrorCompleter } from './errors.ts';
 import { clientKey, createAddressCounter, createMessageBudget } from './transports/connection-limits.ts';
 import { createOriginRefusalLog } from './transports/origin-refusals.ts';
 import { createSocketSessions, type SocketSession } from './transports/socket-session.ts';
@@ -153,7 +153,7 @@ export function attachWebSocketServer({ server, yoga, config, services, log, clo
   const tooManyOperations = (ctx: SocketContext) => Object.keys(ctx.subscriptions).length > limits.maxOperationsPerSocket;
   function tooManyOperationsError(): GraphQLError {
     const err = new AppError('RATE_LIMITED', `At most ${limits.maxOperationsPerSocket} operations may be open on one connection`, { retryAfter: 1 });
-    return new GraphQLError(err.message, { originalError: err, extensions: { code: err.code, http: { status: 429 }, retryAfter: err.retryAfter } });
+    return fromAppError(err);
   }
 
   const completeResult = (result: ExecutionResult): ExecutionResult =>
@@ -251,7 +251,7 @@ export function attachWebSocketServer({ server, yoga, config, services, log, clo
           if (refused) return [completeError(tooManyOperationsError())];
           return prepare(ctx, payload, requestId).catch((err) => {
             log.error({ err, requestId }, 'unexpected error');
-            return [completeError(new GraphQLError('Unexpected error.', { extensions: { code: INTERNAL, http: { status: 500 } } }))];
+            return [completeError(unexpectedError(undefined, requestId))];
           });
         });
       },

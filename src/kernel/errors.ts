@@ -12,9 +12,42 @@ export const errorStatus = {
   RATE_LIMITED: 429,
   TOKEN_INVALID: 400,
   TOKEN_EXPIRED: 498,
+  INTERNAL_SERVER_ERROR: 500,
 } as const;
 
 export type ErrorCode = keyof typeof errorStatus;
+
+/** The message of every masked error: what went wrong stays in the log, under the request id. */
+export const UNEXPECTED_MESSAGE = 'Unexpected error.';
+
+export interface ErrorExtensions {
+  code: string;
+  requestId?: string;
+  http?: { status: number; headers?: Record<string, string> };
+  retryAfter?: number;
+}
+
+/**
+ * THE extensions of every error answer (API.md "Errors"), on every transport: GraphQL errors carry
+ * them, and so do the answers given before GraphQL runs (`toErrorBody`).
+ */
+export function errorExtensions(
+  code: ErrorCode,
+  { requestId, status = errorStatus[code], retryAfter }: { requestId?: string; status?: number; retryAfter?: number } = {},
+): ErrorExtensions {
+  const headers = retryAfter !== undefined ? { 'Retry-After': String(retryAfter) } : undefined;
+  return {
+    code,
+    http: { status, ...(headers && { headers }) },
+    ...(retryAfter !== undefined && { retryAfter }),
+    ...(requestId !== undefined && { requestId }),
+  };
+}
+
+/** The whole body of an error answered outside GraphQL's execution (a refused body, a failed request). */
+export function toErrorBody(code: ErrorCode, message: string, options: Parameters<typeof errorExtensions>[1] = {}) {
+  return { errors: [{ message, extensions: errorExtensions(code, options) }] };
+}
 
 export class AppError extends Error {
   readonly code: ErrorCode;

@@ -1,8 +1,8 @@
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import type { YogaLogger, YogaServer } from 'graphql-yoga';
-import { AppError, errorStatus } from '../../kernel/errors.ts';
+import { AppError } from '../../kernel/errors.ts';
 import { currentRequestId } from '../../platform/request-scope.ts';
-import { INTERNAL, type ErrorCompleter } from '../errors.ts';
+import { fromAppError, unexpectedError, type ErrorCompleter } from '../errors.ts';
 
 // How an operation sent on a single-connection SSE stream is refused: on the POST that sent it,
 // with the HTTP status and the body of API.md's error model, like an HTTP request. graphql-sse
@@ -53,26 +53,13 @@ export function refusingOperationsWithoutData(yoga: Yoga): Yoga {
   return Object.create(yoga, { getEnveloped: { value: getEnveloped } }) as Yoga;
 }
 
-/** An AppError (thrown by the stream checks or the credentials) as the GraphQL error HTTP would give. */
-function fromAppError(err: AppError): GraphQLError {
-  const headers = err.retryAfter !== undefined ? { 'Retry-After': String(err.retryAfter) } : undefined;
-  return new GraphQLError(err.message, {
-    originalError: err,
-    extensions: {
-      code: err.code,
-      http: { status: errorStatus[err.code], ...(headers && { headers }) },
-      ...(err.retryAfter !== undefined && { retryAfter: err.retryAfter }),
-    },
-  });
-}
-
 function refusedErrors(err: unknown, logger?: YogaLogger): readonly GraphQLError[] {
   if (err instanceof OperationRefused) return err.errors;
   const source = err instanceof GraphQLError && err.originalError instanceof AppError ? err.originalError : err;
   if (source instanceof AppError) return [fromAppError(source)];
   if (source instanceof GraphQLError) return [source];
   logger?.warn('single-connection SSE operation failed', currentRequestId(), err);
-  return [new GraphQLError('Unexpected error.', { extensions: { code: INTERNAL, http: { status: 500 } } })];
+  return [unexpectedError()];
 }
 
 type HttpExtension = { status?: number; headers?: Record<string, string> };
