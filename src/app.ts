@@ -90,13 +90,9 @@ export function createApp({ config, databaseUrl, clock = systemClock, log: given
     });
   });
 
-  const websocket = attachWebSocketServer({ server, yoga, config, services, log, clock, clientIp, completeError, events, metrics });
+  const websocket = attachWebSocketServer({ server, yoga, config, services, log, clock, clientIp, completeError, sessionWatch: services.sessionWatch, metrics });
   /** One query for every watched session, WebSockets and SSE streams alike. */
-  const closeEndedSessions = async () => {
-    const checked = [...websocket.watchedSessionIds(), ...services.revocationFeed.watchedSessionIds()];
-    const live = await services.sessions.liveIds([...new Set(checked)]);
-    return websocket.closeAllBut(live, checked) + services.revocationFeed.endAllBut(live, checked);
-  };
+  const closeEndedSessions = () => services.sessionWatch.sweep();
   // Revocations published while Redis was away reached no one: re-check as soon as it is back.
   const stopRecheckOnReconnect = events.onReconnected(() => {
     void closeEndedSessions()

@@ -22,6 +22,7 @@ import { createRateLimiter } from './modules/rate-limit/rate-limiter.ts';
 import { createThrottle, type Throttle } from './modules/rate-limit/throttle.ts';
 import { createRecoveryService } from './modules/recovery/recovery.service.ts';
 import { createRevocationFeed } from './modules/sessions/revocation-feed.ts';
+import { createSessionWatch } from './graphql/transports/session-watch.ts';
 import { createSessionsService, type SessionsService } from './modules/sessions/sessions.service.ts';
 import { createOneTimeTokens, type OneTimeTokens } from './modules/tokens/one-time-tokens.ts';
 import { createUsersService, type UsersService } from './modules/users/users.service.ts';
@@ -193,7 +194,11 @@ export function createServices({ db, clock, config, log, metrics, redis, events,
 
   const limiter = createRateLimiter({ redis, log, onFallback: () => metrics.rateLimitFallbacks.inc() });
   const rateLimits = createRateLimitService({ limiter, overrides: config.rateLimits, metrics });
-  const revocationFeed = createRevocationFeed({ events, metrics, sessions });
+  // THE registry of this instance's long-lived connections: ends sockets and streams of ended sessions.
+  const sessionWatch = createSessionWatch({
+    events, liveIds: (ids) => sessions.liveIds(ids), onListenerError: (err) => log.warn({ err }, 'session watch listener failed'),
+  });
+  const revocationFeed = createRevocationFeed({ events, metrics, watch: sessionWatch.watch });
   const recovery = createRecoveryService({ db, clock, config, transact, hasher, tokens, mail, sessions, audit, users, throttle });
   // THE sign-in flow; each method is a strategy that hands it a proof (see signInStrategies).
   const secondFactor = createSecondFactorService({ db, clock, config, transact, encryptor, hasher, sessions, audit, mail, throttle, metrics });
@@ -210,7 +215,7 @@ export function createServices({ db, clock, config, log, metrics, redis, events,
   const signingKeys = createSigningKeys({ db, clock, encryptor, log, tokenTtlMs: config.accessTokens.ttlMs });
   const accessTokens = createAccessTokensService({ clock, policy: config.accessTokens, publicUrl: config.publicUrl, signingKeys });
   return {
-    hasher, audit, tokens, sessions, throttle, users, registration, password, rateLimits, revocationFeed, mail, magicLink, emailCode, recovery,
+    hasher, audit, tokens, sessions, sessionWatch, throttle, users, registration, password, rateLimits, revocationFeed, mail, magicLink, emailCode, recovery,
     verification, oauth, admin, auditFeed, accessTokens, webhooks, secondFactor, passkey,
   };
 }

@@ -12,7 +12,7 @@ import type { Viewer } from '../modules/sessions/sessions.service.ts';
 import type { ClientInfo } from '../kernel/client.ts';
 import type { ClientIpResolver } from '../platform/client-ip.ts';
 import type { Clock } from '../platform/clock.ts';
-import type { Events } from '../platform/events.ts';
+import type { SessionWatch } from './transports/session-watch.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import { requestScope } from '../platform/request-scope.ts';
@@ -55,7 +55,8 @@ interface Deps {
   clock: Clock;
   clientIp: ClientIpResolver;
   completeError: ErrorCompleter;
-  events: Events;
+  /** Ends the sockets of ended sessions (shared with the SSE streams). */
+  sessionWatch: SessionWatch;
   metrics: Metrics;
 }
 
@@ -63,7 +64,7 @@ type SocketContext = Context<Record<string, unknown>, Extra & Partial<Connection
 
 type Roots = { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown };
 
-export function attachWebSocketServer({ server, yoga, config, services, log, clock, clientIp, completeError, events, metrics }: Deps) {
+export function attachWebSocketServer({ server, yoga, config, services, log, clock, clientIp, completeError, sessionWatch, metrics }: Deps) {
   const limits = config.realtimeLimits;
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.graphqlLimits.maxBodyBytes });
   const socketsPerAddress = createAddressCounter(limits.maxSocketsPerAddress);
@@ -105,48 +106,21 @@ export function attachWebSocketServer({ server, yoga, config, services, log, clo
     });
   });
 
-  const authenticated = new Set<ConnectionState & { socket: { close(code: number, reason: string): void } }>();
   const closeForbidden = (state: { socket: { close(code: number, reason: string): void } }, reason: string) =>
     state.socket.close(4403, reason);
 
-  /** The sessions of the open authenticated sockets (checked in one query with the SSE streams'). */
-  const watchedSessionIds = () => [...authenticated].map((state) => state.viewer!.session.id);
-
-  /** Closes (4403) the sockets whose session was `checked` and is not `live` (later sockets were not checked). */
-  function closeAllBut(live: Set<string>, checked: Iterable<string>): number {
-    const wasChecked = new Set(checked);
-    const ended = [...authenticated].filter((state) => wasChecked.has(state.viewer!.session.id) && !live.has(state.viewer!.session.id));
-    for (const state of ended) {
-      if (state.session) state.session.revoked = true;
-      authenticated.delete(state);
-      closeForbidden(state, 'Session ended');
-    }
-    return ended.length;
-  }
-
   /**
-   * Closes the connections whose session has ended without a revocation event (expiry, a deleted
-   * user, a revocation published while Redis was away): one query for all open connections.
+   * Closes the socket (4403) once its session ends: right after its own revocation, heard on
+   * whichever instance (a short grace lets the revocation event reach the socket's own
+   * subscribers first), or when a sweep finds it ended without one.
    */
-  async function closeEndedSessions(): Promise<number> {
-    const checked = watchedSessionIds();
-    return closeAllBut(await services.sessions.liveIds(checked), checked);
-  }
-
-  /** Closes the socket (4403) right after its own session is revoked, on whichever instance. */
   function watchOwnSession(state: ConnectionState & { socket: { close(code: number, reason: string): void } }, viewer: Viewer) {
-    const revocations = events.sessionRevoked(viewer.user.id);
-    state.stopWatching = () => void revocations.return?.();
-    void (async () => {
-      for await (const event of revocations) {
-        if (event.sessionId !== viewer.session.id) continue;
-        // From now on no subscribe passes, during the grace too.
-        if (state.session) state.session.revoked = true;
-        authenticated.delete(state);
-        setTimeout(() => closeForbidden(state, 'Session revoked'), CLOSE_GRACE_MS);
-        return;
-      }
-    })().catch((err) => log.warn({ err }, 'websocket revocation watch failed'));
+    state.stopWatching = sessionWatch.watch(viewer, (reason) => {
+      // From now on no subscribe passes, during the grace too.
+      if (state.session) state.session.revoked = true;
+      if (reason === 'revoked') setTimeout(() => closeForbidden(state, 'Session revoked'), CLOSE_GRACE_MS);
+      else closeForbidden(state, 'Session ended');
+    });
   }
 
   /** The socket already has its share of operations open (graphql-ws has recorded this one among them). */
@@ -223,7 +197,6 @@ export function attachWebSocketServer({ server, yoga, config, services, log, clo
           if (viewer) {
             const token = typeof authorization === 'string' ? authorization.replace(/^Bearer\s+/, '') : readCookie(cookie, SESSION_COOKIE_NAME);
             ctx.extra.session = socketSessions.open(token ?? '', viewer);
-            authenticated.add(ctx.extra as never);
             watchOwnSession(ctx.extra as never, viewer);
           }
           ctx.extra.client = {
@@ -256,7 +229,6 @@ export function attachWebSocketServer({ server, yoga, config, services, log, clo
         });
       },
       onClose: (ctx) => {
-        authenticated.delete(ctx.extra as never);
         ctx.extra.stopWatching?.();
       },
       onError: (ctx, _id, _payload, errors) => {
@@ -268,9 +240,6 @@ export function attachWebSocketServer({ server, yoga, config, services, log, clo
 
   return {
     wss,
-    closeEndedSessions,
-    watchedSessionIds,
-    closeAllBut,
     async close() {
       server.off('upgrade', onUpgrade);
       for (const client of wss.clients) client.close(1001, 'Going away');
