@@ -70,7 +70,7 @@ export function createGraphQLServer({ config, db, services, log, metrics, client
       ...(config.accountPages ? [useAccountPages({ config, schema: getSchema() })] : []),
       useErrorExtensions(completeError),
       useServerSentEvents({ limits: config.realtimeLimits, clientIp, completeError }),
-      // Bounded labels only; GET /metrics itself is served by http-routes.ts.
+      // Bounded labels only; GET /metrics itself is served by http/serve-metrics.ts.
       useRequestMetrics(metrics),
     ],
     context: async ({ request, req, res, socketOperation }): Promise<GraphQLContext> => {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { MailService } from './mail.service.ts';
+import type { MailService } from '../modules/mail/mail.service.ts';
 
 // GET /dev/outbox: the latest mails of the dev outbox, as a page to click links in, or as JSON
 // (Accept: application/json) for scripts and tests. Served only while config.devOutbox is on (never

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { DISCOVERY_PATH, JWKS_PATH, type AccessTokensService } from './access-tokens.service.ts';
+import { DISCOVERY_PATH, JWKS_PATH, type AccessTokensService } from '../modules/access-tokens/access-tokens.service.ts';
 
 // GET /.well-known/jwks.json and /.well-known/openid-configuration: public documents that any
 // origin may read, cached by resource servers and gateways for less than a key rotation's overlap.

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ClientIpResolver } from '../../../../platform/client-ip.ts';
-import type { OAuthService } from './oauth.service.ts';
+import type { ClientIpResolver } from '../platform/client-ip.ts';
+import type { OAuthService } from '../modules/auth/strategies/oauth/oauth.service.ts';
 
 // GET /oauth/callback, the redirect URI registered at every provider. Always answers with a 302:
 // to redirectTo with oauth_code or oauth_error, or to FRONTEND_URL when the attempt is unknown.
