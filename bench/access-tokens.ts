@@ -30,7 +30,10 @@ async function throughput(request: () => Promise<Response>, check: (body: string
 
 const db = await scratchDatabase();
 const service = await startService({
-  DATABASE_URL: db.url, PUBLIC_URL: ISSUER, ENCRYPTION_KEY: randomBytes(32).toString('base64'), RATE_LIMITS: 'register=off;issueAccessToken=off',
+  DATABASE_URL: db.url,
+  PUBLIC_URL: ISSUER,
+  ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+  RATE_LIMITS: 'register=off;issueAccessToken=off',
 });
 const port = await freePort();
 const resourceServer = spawn(process.execPath, [new URL('../examples/resource-server/server.ts', import.meta.url).pathname], {

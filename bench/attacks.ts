@@ -13,7 +13,10 @@ import { scratchDatabase, seedUsers } from './lib.ts';
 
 const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const timeoutMs = Number(process.env.BENCH_ATTACK_TIMEOUT_S ?? 20) * 1000;
-const only = (process.env.BENCH_ATTACKS ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+const only = (process.env.BENCH_ATTACKS ?? '')
+  .split(',')
+  .map((s) => s.trim().toLowerCase())
+  .filter(Boolean);
 const selected = attacks.filter((a) => !only.length || only.some((s) => a.name.toLowerCase().includes(s)));
 
 const redisPrefix = `bench:attacks:${randomUUID()}:`;
@@ -76,7 +79,7 @@ console.log(formatTable(rows));
 console.log(
   [
     '',
-    'loop: perf_hooks.monitorEventLoopDelay({ resolution: 10 }) in the app\'s process (an idle loop reads ~10 ms).',
+    "loop: perf_hooks.monitorEventLoopDelay({ resolution: 10 }) in the app's process (an idle loop reads ~10 ms).",
     'TIMED OUT: the app\'s loop was still stuck at the timeout and its process was killed; "loop max" is then',
     'the time /health had been waiting, and RSS is read without a garbage collection.',
     `Total ${((performance.now() - started) / 1000).toFixed(0)} s.`,

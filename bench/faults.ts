@@ -46,7 +46,10 @@ function post(agent: Agent, url: string, body: string): Promise<{ status: number
   return new Promise((resolve, reject) => {
     const req = request(`${url}/graphql`, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
       let text = '';
-      res.on('data', (d) => (text += d)).on('end', () => resolve({ status: res.statusCode!, text })).on('error', reject);
+      res
+        .on('data', (d) => (text += d))
+        .on('end', () => resolve({ status: res.statusCode!, text }))
+        .on('error', reject);
     });
     req.on('error', reject);
     req.end(body);
@@ -67,12 +70,15 @@ async function sigtermUnderLoad(): Promise<Row> {
     for (let n = 0; !exited; n++) {
       const email = `load-${client}-${n}@example.com`;
       const started = performance.now();
-      const body = JSON.stringify({ query: 'mutation($i: RegisterInput!) { register(input: $i) { user { id } } }', variables: { i: { email, password: PASSWORD } } });
+      const body = JSON.stringify({
+        query: 'mutation($i: RegisterInput!) { register(input: $i) { user { id } } }',
+        variables: { i: { email, password: PASSWORD } },
+      });
       try {
         const r = await post(agent, url, body);
         worst = Math.max(worst, performance.now() - started);
         if (r.status === 200 && JSON.parse(r.text).data?.register) answered.push(email);
-        else (count(errors, String(r.status)), failed.push(email));
+        else count(errors, String(r.status)), failed.push(email);
       } catch (err) {
         count(errors, (err as NodeJS.ErrnoException).code ?? 'socket error');
         failed.push(email);
@@ -228,7 +234,10 @@ for (const scenario of [sigtermUnderLoad, workerKilledMidSend, lateProvider, rev
 console.log('| scenario | answered | errors by code | mails expected/delivered/doubled | worst latency | notes |');
 console.log('|---|---|---|---|---|---|');
 for (const r of rows) {
-  const errors = Object.entries(r.errors).map(([k, v]) => `${k}: ${v}`).join(', ') || 'none';
+  const errors =
+    Object.entries(r.errors)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(', ') || 'none';
   const mails = r.mails ? `${r.mails.expected}/${r.mails.delivered}/${r.mails.doubled}` : '-';
   console.log(`| ${r.scenario} | ${r.answered} | ${errors} | ${mails} | ${Math.round(r.worstMs)} ms | ${r.note} |`);
 }

@@ -49,11 +49,13 @@ export async function seedUsers(databaseUrl: string, count: number, sessionsEach
   const later = new Date(now.getTime() + 7 * 24 * 3600 * 1000);
   for (let offset = 0; offset < count; offset += 1000) {
     const batch = Math.min(1000, count - offset);
-    const ids = (await client.query<{ id: string }>(
-      `INSERT INTO "User" (id, email, "createdAt", "updatedAt")
+    const ids = (
+      await client.query<{ id: string }>(
+        `INSERT INTO "User" (id, email, "createdAt", "updatedAt")
        SELECT gen_random_uuid(), 'bench' || g || '-' || $2 || '@example.com', $1, $1 FROM generate_series(1, $3) g RETURNING id`,
-      [now, randomBytes(3).toString('hex'), batch],
-    )).rows.map((r) => r.id);
+        [now, randomBytes(3).toString('hex'), batch],
+      )
+    ).rows.map((r) => r.id);
     const rows: unknown[] = [];
     for (const userId of ids) {
       const user: SeededUser = { userId, tokens: [], sessionIds: [] };
@@ -76,7 +78,6 @@ export async function seedUsers(databaseUrl: string, count: number, sessionsEach
   await client.end();
   return users;
 }
-
 
 export interface ServiceProcess {
   url: string;

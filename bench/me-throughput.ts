@@ -22,7 +22,10 @@ function wrk(url: string, body: string, headers: Record<string, string>): number
 const db = await scratchDatabase();
 const service = await startService({ DATABASE_URL: db.url, RATE_LIMITS: 'register=off' });
 const port = await freePort();
-const hello = spawn(process.execPath, [new URL('./hello-yoga.ts', import.meta.url).pathname], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'] });
+const hello = spawn(process.execPath, [new URL('./hello-yoga.ts', import.meta.url).pathname], {
+  env: { ...process.env, PORT: String(port) },
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
 await new Promise((resolve) => hello.stdout!.once('data', resolve));
 try {
   const r = await fetch(`${service.url}/graphql`, {
@@ -32,8 +35,10 @@ try {
   });
   const token = ((await r.json()) as { data: { register: { token: string } } }).data.register.token;
   const baseline = wrk(`http://127.0.0.1:${port}/graphql`, JSON.stringify({ query: '{ hello }' }), {});
-  const me = wrk(`${service.url}/graphql`, JSON.stringify({ query: "{ me { id email } }" }), process.env.ANON ? {} : { authorization: `Bearer ${token}` });
-  console.log(`bare yoga { hello }: ${baseline.toFixed(0)} req/s; { me { id email } } with a Bearer token: ${me.toFixed(0)} req/s (${((100 * me) / baseline).toFixed(0)}%)`);
+  const me = wrk(`${service.url}/graphql`, JSON.stringify({ query: '{ me { id email } }' }), process.env.ANON ? {} : { authorization: `Bearer ${token}` });
+  console.log(
+    `bare yoga { hello }: ${baseline.toFixed(0)} req/s; { me { id email } } with a Bearer token: ${me.toFixed(0)} req/s (${((100 * me) / baseline).toFixed(0)}%)`,
+  );
 } finally {
   hello.kill();
   await service.stop();

@@ -86,23 +86,25 @@ export async function argon2Rate(password: string, duration = seconds): Promise<
 export async function openIdleSockets(httpUrl: string, tokens: string[]): Promise<WebSocket[]> {
   const sockets: WebSocket[] = [];
   for (let i = 0; i < tokens.length; i += 250) {
-    await Promise.all(tokens.slice(i, i + 250).map(async (token, j) => {
-      const n = i + j;
-      const socket = new WebSocket(`${httpUrl.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws', {
-        headers: { 'x-forwarded-for': `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}` },
-      });
-      sockets.push(socket);
-      await new Promise<void>((resolve, reject) => {
-        socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));
-        socket.on('message', (data) => {
-          if (JSON.parse(String(data)).type !== 'connection_ack') return;
-          socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { sessionRevoked { sessionId } }' } }));
-          resolve();
+    await Promise.all(
+      tokens.slice(i, i + 250).map(async (token, j) => {
+        const n = i + j;
+        const socket = new WebSocket(`${httpUrl.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws', {
+          headers: { 'x-forwarded-for': `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}` },
         });
-        socket.once('error', reject);
-        socket.once('close', (code) => reject(new Error(`socket closed (${code})`)));
-      });
-    }));
+        sockets.push(socket);
+        await new Promise<void>((resolve, reject) => {
+          socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));
+          socket.on('message', (data) => {
+            if (JSON.parse(String(data)).type !== 'connection_ack') return;
+            socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { sessionRevoked { sessionId } }' } }));
+            resolve();
+          });
+          socket.once('error', reject);
+          socket.once('close', (code) => reject(new Error(`socket closed (${code})`)));
+        });
+      }),
+    );
   }
   return sockets;
 }

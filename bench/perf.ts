@@ -55,7 +55,12 @@ try {
   const helloRate = await wrk(`http://127.0.0.1:${helloPort}/graphql`, JSON.stringify({ query: '{ hello }' }), {});
   hello.kill();
   const meIdle = await wrk(meUrl, me, bearer);
-  report('{ me } / bare yoga { hello }', `${(meIdle / helloRate).toFixed(2)} (${meIdle.toFixed(0)} vs ${helloRate.toFixed(0)} req/s)`, '>= 0.70', meIdle / helloRate >= 0.7);
+  report(
+    '{ me } / bare yoga { hello }',
+    `${(meIdle / helloRate).toFixed(2)} (${meIdle.toFixed(0)} vs ${helloRate.toFixed(0)} req/s)`,
+    '>= 0.70',
+    meIdle / helloRate >= 0.7,
+  );
 
   // 2. Password login against the hash it pays.
   const argon2 = await argon2Rate(PASSWORD);
@@ -67,13 +72,23 @@ try {
   const meQuiet = await wrk(meUrl, me, bearer, 10);
   const [meStorm, stormLogins] = await Promise.all([wrk(meUrl, me, bearer, 10), wrk(meUrl, login, {}, 16)]);
   const stormShare = `${stormLogins.toFixed(1)} logins/s, ${((100 * stormLogins) / argon2).toFixed(0)}% of argon2's rate`;
-  report('{ me } during a login storm / { me } idle', `${(meStorm / meQuiet).toFixed(2)} (${meStorm.toFixed(0)} vs ${meQuiet.toFixed(0)} req/s; ${stormShare})`, '>= 0.50', meStorm / meQuiet >= 0.5);
+  report(
+    '{ me } during a login storm / { me } idle',
+    `${(meStorm / meQuiet).toFixed(2)} (${meStorm.toFixed(0)} vs ${meQuiet.toFixed(0)} req/s; ${stormShare})`,
+    '>= 0.50',
+    meStorm / meQuiet >= 0.5,
+  );
 
   // 4. Memory: a minute of mixed load (sessions checked, logins), then a full GC.
   await Promise.all([wrk(meUrl, me, bearer, 20, mixedSeconds), wrk(meUrl, login, {}, 4, mixedSeconds)]);
   await service.collect();
   const rssLoaded = service.rssBytes();
-  report('RSS idle / after mixed load and a GC', `${(rssIdle / MB).toFixed(0)} / ${(rssLoaded / MB).toFixed(0)} MB (${mixedSeconds} s of load)`, '<= 120 / <= 150 MB', rssIdle <= 120 * MB && rssLoaded <= 150 * MB);
+  report(
+    'RSS idle / after mixed load and a GC',
+    `${(rssIdle / MB).toFixed(0)} / ${(rssLoaded / MB).toFixed(0)} MB (${mixedSeconds} s of load)`,
+    '<= 120 / <= 150 MB',
+    rssIdle <= 120 * MB && rssLoaded <= 150 * MB,
+  );
 
   // 5. Idle WebSocket subscribers, on a fresh process.
   await service.stop();
@@ -82,7 +97,10 @@ try {
   await sleep(1000);
   await service.collect();
   const before = service.rssBytes();
-  const sockets = await openIdleSockets(service.url, users.map((u) => u.tokens[0]!));
+  const sockets = await openIdleSockets(
+    service.url,
+    users.map((u) => u.tokens[0]!),
+  );
   await sleep(2000);
   await service.collect();
   const perSocket = (service.rssBytes() - before) / sockets.length;

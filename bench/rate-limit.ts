@@ -20,14 +20,15 @@ async function timed(url: string, count: number, body: string, token?: string): 
     if (json.errors) throw new Error(JSON.stringify(json.errors));
     times.push(performance.now() - start);
   }
-  return percentile(times.sort((a, b) => a - b), 50);
+  return percentile(
+    times.sort((a, b) => a - b),
+    50,
+  );
 }
 
 async function measure(store: 'redis' | 'memory', limited: boolean) {
   const db = await scratchDatabase();
-  const limits = limited
-    ? `me=${huge}/15m:IP;login=${huge}/15m:IP+EMAIL,${huge}/15m:IP;register=${huge}/1h:IP`
-    : `me=off;login=off;register=off`;
+  const limits = limited ? `me=${huge}/15m:IP;login=${huge}/15m:IP+EMAIL,${huge}/15m:IP;register=${huge}/1h:IP` : `me=off;login=off;register=off`;
   const env: Record<string, string> = { DATABASE_URL: db.url, RATE_LIMITS: limits };
   if (store === 'redis') Object.assign(env, { REDIS_URL: redisUrl, REDIS_PREFIX: `bench:${randomUUID()}:` });
   const service = await startService(env);

@@ -87,7 +87,9 @@ try {
         else notClosed++;
       }
       latencies.sort((a, b) => a - b);
-      rows.push(`revocation through another instance -> subscriber closed (4403): p50 ${ms(percentile(latencies, 50))}, p99 ${ms(percentile(latencies, 99))}, max ${ms(latencies.at(-1) ?? NaN)} over ${latencies.length} revocations; ${notClosed} not closed within 5 s`);
+      rows.push(
+        `revocation through another instance -> subscriber closed (4403): p50 ${ms(percentile(latencies, 50))}, p99 ${ms(percentile(latencies, 99))}, max ${ms(latencies.at(-1) ?? NaN)} over ${latencies.length} revocations; ${notClosed} not closed within 5 s`,
+      );
       console.log(rows.at(-1));
       subs.forEach((s) => s.socket.terminate());
     } finally {

@@ -66,7 +66,9 @@ try {
   const unverified = arrivals.filter((r) => !r.verified).length;
   const latencies = arrivals.map((r) => r.arrivedAt - Date.parse(r.payload!.timestamp)).sort((a, b) => a - b);
   const first = Math.min(...arrivals.map((r) => r.arrivedAt));
-  console.log(`webhooks: ${EVENTS} events (${IN_FLIGHT} in flight) committed in ${((committed - start) / 1000).toFixed(2)} s; all delivered after ${((end - start) / 1000).toFixed(2)} s`);
+  console.log(
+    `webhooks: ${EVENTS} events (${IN_FLIGHT} in flight) committed in ${((committed - start) / 1000).toFixed(2)} s; all delivered after ${((end - start) / 1000).toFixed(2)} s`,
+  );
   console.log(
     `deliveries/s: ${(EVENTS / ((end - start) / 1000)).toFixed(0)} over the run, ${(EVENTS / ((end - first) / 1000)).toFixed(0)} first to last arrival; ` +
       `unverified ${unverified}, duplicates ${arrivals.length - new Set(arrivals.map((r) => r.id)).size}`,

@@ -7,7 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { ConfigError, loadConfig, type Config } from '../src/config/env.ts';
+import { loadConfig, type Config } from '../src/config/env.ts';
+import { ConfigError } from '../src/config/config-error.ts';
 import { createCore, type Core } from '../src/core.ts';
 import { AppError } from '../src/kernel/errors.ts';
 import type { Actor } from '../src/modules/admin/admin.service.ts';

@@ -58,7 +58,6 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function defaultDatabase(): Promise<string> {

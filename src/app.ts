@@ -93,7 +93,18 @@ export function createApp({ config, databaseUrl, clock = systemClock, log: given
     });
   });
 
-  const websocket = attachWebSocketServer({ server, yoga, config, services, log, clock, clientIp, completeError, sessionWatch: services.sessionWatch, metrics });
+  const websocket = attachWebSocketServer({
+    server,
+    yoga,
+    config,
+    services,
+    log,
+    clock,
+    clientIp,
+    completeError,
+    sessionWatch: services.sessionWatch,
+    metrics,
+  });
   /** One query for every watched session, WebSockets and SSE streams alike. */
   const closeEndedSessions = () => services.sessionWatch.sweep();
   // Revocations published while Redis was away reached no one: re-check as soon as it is back.

@@ -196,7 +196,9 @@ export function createServices({ db, clock, config, log, metrics, redis, events,
   const rateLimits = createRateLimitService({ limiter, overrides: config.rateLimits, metrics });
   // THE registry of this instance's long-lived connections: ends sockets and streams of ended sessions.
   const sessionWatch = createSessionWatch({
-    events, liveIds: (ids) => sessions.liveIds(ids), onListenerError: (err) => log.warn({ err }, 'session watch listener failed'),
+    events,
+    liveIds: (ids) => sessions.liveIds(ids),
+    onListenerError: (err) => log.warn({ err }, 'session watch listener failed'),
   });
   const revocationFeed = createRevocationFeed({ events, metrics, watch: sessionWatch.watch });
   const recovery = createRecoveryService({ db, clock, config, transact, hasher, tokens, mail, sessions, audit, users, throttle });
@@ -205,7 +207,20 @@ export function createServices({ db, clock, config, log, metrics, redis, events,
   const signIn = createSignIn({ transact, sessions, audit, metrics, secondFactor: () => secondFactor });
   const registration = createRegistration({ users, signIn, requestVerification: verification.requestFor });
   const strategyDeps: StrategyDeps = {
-    db, clock, config, log, metrics, transact, hasher, audit, tokens, sessions, throttle, users, mail, signIn,
+    db,
+    clock,
+    config,
+    log,
+    metrics,
+    transact,
+    hasher,
+    audit,
+    tokens,
+    sessions,
+    throttle,
+    users,
+    mail,
+    signIn,
     notifyPasswordChanged: recovery.notifyPasswordChanged,
     voidMailedSecrets: tokens.voidMailedSecrets,
   };
@@ -215,8 +230,29 @@ export function createServices({ db, clock, config, log, metrics, redis, events,
   const signingKeys = createSigningKeys({ db, clock, encryptor, log, tokenTtlMs: config.accessTokens.ttlMs });
   const accessTokens = createAccessTokensService({ clock, policy: config.accessTokens, publicUrl: config.publicUrl, signingKeys });
   return {
-    hasher, audit, tokens, sessions, sessionWatch, throttle, users, registration, password, rateLimits, revocationFeed, mail, magicLink, emailCode, recovery,
-    verification, oauth, admin, auditFeed, accessTokens, webhooks, secondFactor, passkey,
+    hasher,
+    audit,
+    tokens,
+    sessions,
+    sessionWatch,
+    throttle,
+    users,
+    registration,
+    password,
+    rateLimits,
+    revocationFeed,
+    mail,
+    magicLink,
+    emailCode,
+    recovery,
+    verification,
+    oauth,
+    admin,
+    auditFeed,
+    accessTokens,
+    webhooks,
+    secondFactor,
+    passkey,
   };
 }
 

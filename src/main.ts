@@ -1,5 +1,6 @@
 import { createApp, type App } from './app.ts';
-import { ConfigError, loadConfig, type Config } from './config/env.ts';
+import { loadConfig, type Config } from './config/env.ts';
+import { ConfigError } from './config/config-error.ts';
 import type { EmbeddedDatabase } from './platform/embedded-postgres.ts';
 import { createLogger } from './platform/logger.ts';
 import { applyMigrations, MigrationError } from './platform/migrate.ts';
@@ -72,7 +73,10 @@ async function failStart(err: unknown): Promise<never> {
 }
 
 try {
-  const retry = { retryMs: config.startupRetryMs, onRetry: (what: string) => (reason: string) => log.warn({ reason }, `waiting for ${what} (up to ${config.startupRetryMs / 1000} s)`) };
+  const retry = {
+    retryMs: config.startupRetryMs,
+    onRetry: (what: string) => (reason: string) => log.warn({ reason }, `waiting for ${what} (up to ${config.startupRetryMs / 1000} s)`),
+  };
   if (config.databaseUrl) {
     await waitForDatabase(config.databaseUrl, { retryMs: retry.retryMs, onRetry: retry.onRetry('the database') });
   } else {
@@ -89,7 +93,12 @@ try {
     throw listenFailure(err, config.port, config.host);
   });
   log.info(
-    { url, database: embedded ? 'embedded' : 'external', redis: config.redisUrl ? 'external' : 'in-process', startupMs: Math.round(performance.now() - startedAt) },
+    {
+      url,
+      database: embedded ? 'embedded' : 'external',
+      redis: config.redisUrl ? 'external' : 'in-process',
+      startupMs: Math.round(performance.now() - startedAt),
+    },
     config.graphiql ? `Portcullis ready: GraphiQL at ${url}/graphql` : `Portcullis ready at ${url}/graphql`,
   );
 } catch (err) {

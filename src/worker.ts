@@ -1,4 +1,5 @@
-import { ConfigError, loadConfig, type Config } from './config/env.ts';
+import { loadConfig, type Config } from './config/env.ts';
+import { ConfigError } from './config/config-error.ts';
 import { createCore, type Core } from './core.ts';
 import { systemClock } from './platform/clock.ts';
 import { useEmbeddedPostgres, type EmbeddedDatabase } from './platform/embedded-postgres.ts';

@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import {
-  count, inParallel, openSocket, operate, pause, postGraphQL, send, timeLeft, type AttackContext, type Socket,
-} from './traffic.ts';
+import { count, inParallel, openSocket, operate, pause, postGraphQL, send, timeLeft, type AttackContext, type Socket } from './traffic.ts';
 
 // The attacks of issue 11, as a client would send them. Each tallies what it sent and what came
 // back; the bench measures the server meanwhile. Bounded in count and by the context's deadline.
@@ -86,8 +84,7 @@ export const attacks: Attack[] = [
   },
   {
     name: 'fragments N=22, SSE',
-    run: async (ctx) =>
-      void (await postGraphQL(ctx, { query: exponentialFragments(22, 'query', 'me { id }') }, { accept: 'text/event-stream' })),
+    run: async (ctx) => void (await postGraphQL(ctx, { query: exponentialFragments(22, 'query', 'me { id }') }, { accept: 'text/event-stream' })),
   },
   {
     name: 'fragments N=22, login mutation',
@@ -103,9 +100,7 @@ export const attacks: Attack[] = [
       const started = performance.now();
       const scrape = await send(ctx, '/metrics', { headers: { authorization: `Bearer ${ctx.metricsToken}` } });
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
-      ctx.tally.note = scrape
-        ? `scrape ${scrape.status}: ${seconds} s, ${Buffer.byteLength(scrape.text)} bytes`
-        : `scrape unanswered after ${seconds} s`;
+      ctx.tally.note = scrape ? `scrape ${scrape.status}: ${seconds} s, ${Buffer.byteLength(scrape.text)} bytes` : `scrape unanswered after ${seconds} s`;
     },
   },
   {

@@ -1,14 +1,28 @@
 import { z } from 'zod';
+import { ConfigError } from './config-error.ts';
+import { oauthProvider, webauthnOf, type OAuthProviderConfig, type WebauthnConfig } from './providers.ts';
 import { parseRuleOverrides, type RateLimitRule } from '../kernel/rate-limit-rules.ts';
 import { parseProxyEntry } from '../platform/client-ip.ts';
 import { parseKey } from '../platform/encryption.ts';
 import { isLoopbackHostname, isSecureOrLoopbackUrl } from '../platform/loopback.ts';
 
 import {
-  defaultGraphQLLimits, defaultPasswordPolicy, defaultQueuePolicy, defaultRealtimeLimits, defaultSessionPolicy,
-  defaultThrottlePolicies, defaultTokenPolicy, type GraphQLLimits, type PasswordPolicy, type QueuePolicy,
-  type RealtimeLimits, type SessionPolicy, type ThrottlePolicies, type TokenPolicy,
-  defaultWebhookPolicy, type WebhookPolicy,
+  defaultGraphQLLimits,
+  defaultPasswordPolicy,
+  defaultQueuePolicy,
+  defaultRealtimeLimits,
+  defaultSessionPolicy,
+  defaultThrottlePolicies,
+  defaultTokenPolicy,
+  type GraphQLLimits,
+  type PasswordPolicy,
+  type QueuePolicy,
+  type RealtimeLimits,
+  type SessionPolicy,
+  type ThrottlePolicies,
+  type TokenPolicy,
+  defaultWebhookPolicy,
+  type WebhookPolicy,
 } from './policies.ts';
 import { defaultAccessTokenPolicy, type AccessTokenPolicy } from './policies.ts';
 import { defaultPasskeyPolicy, type PasskeyPolicy } from './policies.ts';
@@ -25,7 +39,12 @@ const bool = (fallback: boolean) =>
 const list = z
   .string()
   .optional()
-  .transform((v) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+  .transform((v) =>
+    (v ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
 
 const url = (fallback: string) =>
   z
@@ -48,8 +67,14 @@ const envSchema = z.object({
   // An empty value means unset (as for every variable here), not port 0.
   PORT: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(0).max(65535).default(4000)),
   HOST: z.string().default('0.0.0.0'),
-  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// URL')
+    .optional(),
   REDIS_PREFIX: z.string().min(1).default('portcullis:'),
   // Both default to http://localhost:<PORT>, so the links mailed and the OAuth redirect URI follow PORT.
   PUBLIC_URL: urlOrUnset,
@@ -57,7 +82,10 @@ const envSchema = z.object({
   ALLOWED_REDIRECTS: list.pipe(z.array(z.url())),
   CORS_ORIGINS: list,
   MAIL_FROM: z.string().min(3).default('Portcullis <no-reply@localhost>'),
-  APP_NAME: z.string().optional().transform((v) => v?.trim() || 'Portcullis'),
+  APP_NAME: z
+    .string()
+    .optional()
+    .transform((v) => v?.trim() || 'Portcullis'),
   SENDGRID_API_KEY: z.string().optional(),
   SENDGRID_API_URL: url('https://api.sendgrid.com'),
   OAUTH_PROVIDERS: list.pipe(z.array(z.string().regex(/^[a-z0-9_-]+$/i, 'provider ids are letters, digits, - and _'))),
@@ -90,25 +118,32 @@ const envSchema = z.object({
     .optional()
     .refine((v) => !v || parseKey(v) !== null, 'must be 32 bytes, base64 (e.g. openssl rand -base64 32)'),
   ENCRYPTION_KEYS_OLD: list.pipe(z.array(z.string().refine((v) => parseKey(v) !== null, 'must be 32-byte base64 keys, comma-separated'))),
-  ACCESS_TOKEN_TTL: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(10).max(86_400).default(defaultAccessTokenPolicy.ttlMs / 1000)),
+  ACCESS_TOKEN_TTL: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.coerce
+      .number()
+      .int()
+      .min(10)
+      .max(86_400)
+      .default(defaultAccessTokenPolicy.ttlMs / 1000),
+  ),
   WEBHOOK_ALLOW_PRIVATE: bool(false).optional(),
   STARTUP_RETRY_SECONDS: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(0).max(600).default(30)),
-  SMTP_URL: z.string().trim().regex(/^smtps?:\/\/[^\s]+$/, 'must be an smtp:// or smtps:// URL').optional(),
-  WEBAUTHN_RP_ID: z.string().trim().toLowerCase().regex(/^[a-z0-9.-]*$/, 'must be a host name (no scheme, port or path)').optional(),
+  SMTP_URL: z
+    .string()
+    .trim()
+    .regex(/^smtps?:\/\/[^\s]+$/, 'must be an smtp:// or smtps:// URL')
+    .optional(),
+  WEBAUTHN_RP_ID: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(/^[a-z0-9.-]*$/, 'must be a host name (no scheme, port or path)')
+    .optional(),
   WEBAUTHN_ORIGINS: list.pipe(z.array(z.url({ protocol: /^https?$/ }))),
 });
 
 export type Env = z.input<typeof envSchema>;
-
-export interface OAuthProviderConfig {
-  id: string;
-  name: string;
-  clientId?: string;
-  clientSecret?: string;
-  issuer?: string;
-  /** Only for `github` (plain OAuth 2, no discovery): overridable so tests can use a stand-in. */
-  endpoints?: { authorization: string; token: string; api: string };
-}
 
 export interface Config {
   production: boolean;
@@ -168,10 +203,8 @@ export interface Config {
   /** Mail through an SMTP relay (SMTP_URL), used when SENDGRID_API_KEY is unset. */
   smtpUrl?: string;
   /** Passkeys: relying party (WEBAUTHN_RP_ID, APP_NAME), the origins a response may come from (WEBAUTHN_ORIGINS). */
-  webauthn: { rpId: string; rpName: string; origins: string[] } & PasskeyPolicy;
+  webauthn: WebauthnConfig;
 }
-
-export class ConfigError extends Error {}
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Readonly<Config> {
   const parsed = envSchema.safeParse(env);
@@ -234,56 +267,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     webauthn: webauthnOf(e.WEBAUTHN_RP_ID, e.WEBAUTHN_ORIGINS, frontendUrl, e.APP_NAME),
   };
   return deepFreeze(config);
-}
-
-function oauthProvider(id: string, env: Record<string, string | undefined>): OAuthProviderConfig {
-  const key = `OAUTH_${id.toUpperCase().replace(/-/g, '_')}`;
-  const issuer = env[`${key}_ISSUER`] || (id === 'google' ? 'https://accounts.google.com' : undefined);
-  if (!issuer && id !== 'github') {
-    throw new ConfigError(`Invalid configuration:\n  ${key}_ISSUER: required for the OAuth provider "${id}"`);
-  }
-  if (!env[`${key}_CLIENT_ID`]) {
-    throw new ConfigError(`Invalid configuration:\n  ${key}_CLIENT_ID: required for the OAuth provider "${id}"`);
-  }
-  const endpoints = issuer
-    ? undefined
-    : {
-        authorization: env[`${key}_AUTHORIZATION_URL`] || 'https://github.com/login/oauth/authorize',
-        token: env[`${key}_TOKEN_URL`] || 'https://github.com/login/oauth/access_token',
-        api: (env[`${key}_API_URL`] || 'https://api.github.com').replace(/\/+$/, ''),
-      };
-  // Codes, tokens and identities travel over these: plain http only where it cannot leave the machine.
-  const urls = { ISSUER: issuer, AUTHORIZATION_URL: endpoints?.authorization, TOKEN_URL: endpoints?.token, API_URL: endpoints?.api };
-  for (const [name, value] of Object.entries(urls)) {
-    if (value !== undefined && !isSecureOrLoopbackUrl(value)) {
-      throw new ConfigError(`Invalid configuration:\n  ${key}_${name}: must be an https URL (http only on loopback)`);
-    }
-  }
-  return {
-    id,
-    name: env[`${key}_NAME`] || id,
-    clientId: env[`${key}_CLIENT_ID`],
-    clientSecret: env[`${key}_CLIENT_SECRET`],
-    issuer,
-    ...(endpoints && { endpoints }),
-  };
-}
-
-/**
- * The relying party of passkeys: by default the host and origin of FRONTEND_URL, where the pages
- * that call navigator.credentials live. Every origin must be the RP id or one of its subdomains,
- * or no browser would ever produce a response the service accepts.
- */
-function webauthnOf(rpIdSetting: string | undefined, originSettings: string[], frontendUrl: string, rpName: string): Config['webauthn'] {
-  const rpId = rpIdSetting || new URL(frontendUrl).hostname;
-  const origins = originSettings.length ? originSettings.map((o) => new URL(o).origin) : [new URL(frontendUrl).origin];
-  for (const origin of origins) {
-    const host = new URL(origin).hostname;
-    if (host !== rpId && !host.endsWith(`.${rpId}`)) {
-      throw new ConfigError(`Invalid configuration:\n  WEBAUTHN_ORIGINS: ${origin} is not on WEBAUTHN_RP_ID ${rpId} or a subdomain of it`);
-    }
-  }
-  return { rpId, rpName, origins, ...defaultPasskeyPolicy };
 }
 
 function deepFreeze<T extends object>(value: T): Readonly<T> {

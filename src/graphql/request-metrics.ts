@@ -1,7 +1,4 @@
-import {
-  getOperationAST, Kind,
-  type DocumentNode, type FragmentDefinitionNode, type GraphQLSchema, type SelectionNode, type SelectionSetNode,
-} from 'graphql';
+import { getOperationAST, Kind, type DocumentNode, type FragmentDefinitionNode, type GraphQLSchema, type SelectionNode, type SelectionSetNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Metrics } from '../platform/metrics.ts';
 
@@ -25,8 +22,16 @@ const META_FIELDS = new Set(['__typename', '__schema', '__type']);
 const METHODS = new Set(['GET', 'POST', 'PUT', 'OPTIONS', 'HEAD', 'DELETE']);
 /** API.md's error codes, and the code of masked errors. */
 const ERROR_CODES = new Set([
-  'BAD_USER_INPUT', 'UNAUTHENTICATED', 'FORBIDDEN', 'CONFLICT', 'LOCKED', 'SECOND_FACTOR_REQUIRED',
-  'RATE_LIMITED', 'TOKEN_INVALID', 'TOKEN_EXPIRED', 'INTERNAL_SERVER_ERROR',
+  'BAD_USER_INPUT',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'CONFLICT',
+  'LOCKED',
+  'SECOND_FACTOR_REQUIRED',
+  'RATE_LIMITED',
+  'TOKEN_INVALID',
+  'TOKEN_EXPIRED',
+  'INTERNAL_SERVER_ERROR',
 ]);
 
 /** The bounded labels of the operation that `operationName` selects in `document`. */
@@ -54,9 +59,7 @@ function firstRootField(document: DocumentNode, selectionSet: SelectionSetNode):
     if (selection.kind === Kind.INLINE_FRAGMENT) inner = selection.selectionSet;
     else if (!expanded.has(selection.name.value)) {
       expanded.add(selection.name.value);
-      fragments ??= new Map(
-        document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d] as const] : [])),
-      );
+      fragments ??= new Map(document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d] as const] : [])));
       inner = fragments.get(selection.name.value)?.selectionSet;
     }
     if (inner) for (let i = inner.selections.length - 1; i >= 0; i--) pending.push(inner.selections[i]!);
@@ -66,8 +69,11 @@ function firstRootField(document: DocumentNode, selectionSet: SelectionSetNode):
 
 /** The one-time secret each field spends (at most one sensitive auth field runs per operation). */
 const TOKEN_PURPOSES: Record<string, string> = {
-  loginWithMagicLink: 'magic_link', loginWithEmailCode: 'email_code', resetPassword: 'password_reset',
-  verifyEmail: 'email_verification', completeOAuth: 'oauth',
+  loginWithMagicLink: 'magic_link',
+  loginWithEmailCode: 'email_code',
+  resetPassword: 'password_reset',
+  verifyEmail: 'email_verification',
+  completeOAuth: 'oauth',
 };
 
 export const errorCodeLabel = (code: unknown): string => (typeof code === 'string' && ERROR_CODES.has(code) ? code : OTHER);

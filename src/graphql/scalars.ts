@@ -24,8 +24,15 @@ export const AuthMethod = builder.enumType('AuthMethod', {
 });
 export const RevocationReason = builder.enumType('RevocationReason', {
   values: [
-    'LOGOUT', 'REVOKED_BY_USER', 'REVOKED_BY_ADMIN', 'PASSWORD_CHANGED', 'PASSWORD_RESET', 'USER_LOCKED', 'USER_DELETED',
-    'SECOND_FACTOR_FAILED', 'SECOND_FACTOR_CHANGED',
+    'LOGOUT',
+    'REVOKED_BY_USER',
+    'REVOKED_BY_ADMIN',
+    'PASSWORD_CHANGED',
+    'PASSWORD_RESET',
+    'USER_LOCKED',
+    'USER_DELETED',
+    'SECOND_FACTOR_FAILED',
+    'SECOND_FACTOR_CHANGED',
   ] as const,
 });
 export const SecondFactor = builder.enumType('SecondFactor', { values: ['TOTP', 'RECOVERY_CODE', 'PASSKEY'] as const });

@@ -51,8 +51,7 @@ export function useServerSentEvents({ limits, clientIp, completeError }: Options
   const distinctStreams = createAddressCounter(limits.maxDistinctSseStreamsPerAddress);
   const refusal = (err: unknown, Response: typeof globalThis.Response) => refusalResponse(err, { completeError, Response, logger });
 
-  const tokenOf = (req: HandlerRequest) =>
-    req.headers.get(STREAM_TOKEN_HEADER) ?? new URL(req.url, 'http://localhost/').searchParams.get('token');
+  const tokenOf = (req: HandlerRequest) => req.headers.get(STREAM_TOKEN_HEADER) ?? new URL(req.url, 'http://localhost/').searchParams.get('token');
 
   const reservations = createStreamReservations({
     limits,
@@ -124,7 +123,9 @@ export function useServerSentEvents({ limits, clientIp, completeError }: Options
     if (!origin.res || !origin.req || !opensEventStream({ accept: request.headers.get('accept') ?? undefined }, request.method)) return;
     const key = clientKey(clientIp(origin.req.socket.remoteAddress, request.headers.get('x-forwarded-for')));
     if (!distinctStreams.tryAcquire(key)) {
-      const err = new AppError('RATE_LIMITED', `At most ${limits.maxDistinctSseStreamsPerAddress} event streams may be open from one address`, { retryAfter: 1 });
+      const err = new AppError('RATE_LIMITED', `At most ${limits.maxDistinctSseStreamsPerAddress} event streams may be open from one address`, {
+        retryAfter: 1,
+      });
       return endResponse(refusal(err, fetchAPI.Response));
     }
     origin.res.once('close', () => distinctStreams.release(key));

@@ -106,8 +106,7 @@ export function attachWebSocketServer({ server, yoga, config, services, log, clo
     });
   });
 
-  const closeForbidden = (state: { socket: { close(code: number, reason: string): void } }, reason: string) =>
-    state.socket.close(4403, reason);
+  const closeForbidden = (state: { socket: { close(code: number, reason: string): void } }, reason: string) => state.socket.close(4403, reason);
 
   /**
    * Closes the socket (4403) once its session ends: right after its own revocation, heard on

@@ -6,8 +6,7 @@ import type { MailService } from '../modules/mail/mail.service.ts';
 // in production; else a loopback PUBLIC_URL or DEV_OUTBOX=true), as anyone who reaches it can sign
 // in as whoever was mailed a link.
 
-const escapeHtml = (value: string) =>
-  value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const escapeHtml = (value: string) => value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 /**
  * A link in a mail opens in the whole window (the sandbox lets a click do that, and our pages may
@@ -33,7 +32,8 @@ export async function serveDevOutbox(req: IncomingMessage, res: ServerResponse, 
   }
   const items = mails
     .map(
-      (m) => `<article><h2>${escapeHtml(m.subject)}</h2><p class="meta">to ${escapeHtml(m.to)} · ${m.createdAt.toISOString()} · ${escapeHtml(m.template)}</p>` +
+      (m) =>
+        `<article><h2>${escapeHtml(m.subject)}</h2><p class="meta">to ${escapeHtml(m.to)} · ${m.createdAt.toISOString()} · ${escapeHtml(m.template)}</p>` +
         `<iframe title="${escapeHtml(m.subject)}" sandbox="allow-top-navigation-by-user-activation allow-popups" srcdoc="${escapeHtml(linksOpenInTopWindow(m.html))}"></iframe>` +
         `<pre>${textWithLinks(m.text)}</pre></article>`,
     )

@@ -18,7 +18,10 @@ export async function serveProbe(req: IncomingMessage, res: ServerResponse, path
   if (path === '/ready') {
     const results = await Promise.all(
       Object.entries(probes.checks).map(async ([name, check]) => {
-        const ok = await withTimeout(check(), 2000).then(() => true, () => false);
+        const ok = await withTimeout(check(), 2000).then(
+          () => true,
+          () => false,
+        );
         return [name, ok ? 'ok' : 'down'] as const;
       }),
     );

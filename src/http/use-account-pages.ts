@@ -62,8 +62,10 @@ const PLAIN_HOST = /^[a-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-f:.]+\](:\d{1,5})?$/i;
 /** The policy of every account page; the WebSocket of the account page goes to this same host. */
 export function accountPagesCsp(host: string): string {
   const sockets = PLAIN_HOST.test(host) ? ` ws://${host} wss://${host}` : '';
-  return "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; " +
-    `connect-src 'self'${sockets}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'`;
+  return (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; " +
+    `connect-src 'self'${sockets}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'`
+  );
 }
 
 async function loadAssets(settings: PageSettings): Promise<Map<string, StaticAsset>> {

@@ -45,11 +45,13 @@ const escapeHtml = (value: string) => value.replace(/[&<>"']/g, (c) => `&#${c.ch
 export function renderGraphiQL(options?: GraphiQLOptions): string {
   // In a JSON block, only "<" could end the element early.
   const json = JSON.stringify(options ?? {}).replace(/</g, '\\u003c');
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(options?.title ?? 'GraphiQL')}</title>` +
+  return (
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(options?.title ?? 'GraphiQL')}</title>` +
     `<link rel="icon" href="${ASSETS_PATH}favicon.ico"><link rel="stylesheet" href="${ASSETS_PATH}graphiql.css"></head>` +
     `<body id="body" class="no-focus-outline"><noscript>GraphiQL needs JavaScript.</noscript><div id="root"></div>` +
     `<script type="application/json" id="graphiql-options">${json}</script>` +
-    `<script src="${ASSETS_PATH}graphiql.js"></script><script type="module" src="${ASSETS_PATH}start.js"></script></body></html>`;
+    `<script src="${ASSETS_PATH}graphiql.js"></script><script type="module" src="${ASSETS_PATH}start.js"></script></body></html>`
+  );
 }
 
 type Assets = Map<string, StaticAsset>;

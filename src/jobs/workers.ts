@@ -18,7 +18,13 @@ export async function declareQueues(queue: Queue): Promise<void> {
 }
 
 /** The workers: mail delivery, its dead letters, and the daily cleanup. */
-export async function startWorkers({ queue, services, db, clock, log }: {
+export async function startWorkers({
+  queue,
+  services,
+  db,
+  clock,
+  log,
+}: {
   queue: Queue;
   /** The services whose jobs run here. */
   services: { mail: MailService; webhooks: WebhooksService };
@@ -41,10 +47,7 @@ export async function startWorkers({ queue, services, db, clock, log }: {
 const THROTTLE_KEPT_MS = 24 * 60 * 60 * 1000;
 
 /** Deletes what can no longer be used: expired one-time secrets, OAuth attempts, passkey challenges, sessions and throttles. */
-export async function cleanup(
-  db: Db,
-  now: Date,
-): Promise<{ tokens: number; attempts: number; challenges: number; sessions: number; throttles: number }> {
+export async function cleanup(db: Db, now: Date): Promise<{ tokens: number; attempts: number; challenges: number; sessions: number; throttles: number }> {
   const windowsEnded = new Date(now.getTime() - THROTTLE_KEPT_MS);
   const [tokens, attempts, challenges, sessions, throttles] = await db.$transaction([
     db.oneTimeToken.deleteMany({ where: { expiresAt: { lt: now } } }),

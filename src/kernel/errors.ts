@@ -63,8 +63,6 @@ export class AppError extends Error {
 }
 
 export const badInput = (message: string) => new AppError('BAD_USER_INPUT', message);
-export const unauthenticated = (message = 'Not signed in, or the session has ended') =>
-  new AppError('UNAUTHENTICATED', message);
+export const unauthenticated = (message = 'Not signed in, or the session has ended') => new AppError('UNAUTHENTICATED', message);
 export const forbidden = (message = 'Not allowed') => new AppError('FORBIDDEN', message);
-export const secondFactorRequired = () =>
-  new AppError('SECOND_FACTOR_REQUIRED', 'This session must give its second factor first (completeSecondFactor)');
+export const secondFactorRequired = () => new AppError('SECOND_FACTOR_REQUIRED', 'This session must give its second factor first (completeSecondFactor)');

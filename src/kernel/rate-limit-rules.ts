@@ -37,7 +37,10 @@ export function parseRule(text: string): RateLimitRule {
 /** `login=5/15m:IP+EMAIL,100/15m:IP;register=3/1h:IP` -> per-field rules that replace the defaults. */
 export function parseRuleOverrides(text: string): Record<string, RateLimitRule[]> {
   const overrides: Record<string, RateLimitRule[]> = {};
-  for (const entry of text.split(';').map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of text
+    .split(';')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const eq = entry.indexOf('=');
     if (eq < 1) throw new Error(`invalid rate-limit entry "${entry}" (use FIELD=RULE,RULE)`);
     const field = entry.slice(0, eq).trim();

@@ -17,7 +17,10 @@ export function createClientIpResolver(trustProxy: readonly string[]): ClientIpR
   return (socketAddress, forwardedFor) => {
     const peer = normalize(socketAddress);
     if (!peer || !trustProxy.length || !forwardedFor || !isTrusted(peer)) return peer;
-    const hops = forwardedFor.split(',').map((h) => normalize(h.trim())).filter((h): h is string => !!h);
+    const hops = forwardedFor
+      .split(',')
+      .map((h) => normalize(h.trim()))
+      .filter((h): h is string => !!h);
     for (let i = hops.length - 1; i >= 0; i--) {
       if (!isTrusted(hops[i]!)) return hops[i]!;
     }
@@ -63,7 +66,10 @@ export function ipRateLimitKey(ip: string): string {
   if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
     return [groups[6]! >> 8, groups[6]! & 0xff, groups[7]! >> 8, groups[7]! & 0xff].join('.');
   }
-  return `${groups.slice(0, 4).map((g) => g.toString(16)).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.toString(16))
+    .join(':')}::/64`;
 }
 
 /** The eight 16-bit groups of a valid IPv6 address (zone id dropped, dotted IPv4 tail allowed). */

@@ -34,7 +34,10 @@ export async function useEmbeddedPostgres(dataDir: string, log: Logger, port = 5
   const url = embeddedDatabaseUrl(port);
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
   client.on('error', () => {});
-  const running = await client.connect().then(() => true, () => false);
+  const running = await client.connect().then(
+    () => true,
+    () => false,
+  );
   await client.end().catch(() => {});
   return running ? { url, stop: async () => {} } : startEmbeddedPostgres(dataDir, log, port);
 }
@@ -97,7 +100,13 @@ async function initialise(databaseDir: string, asRoot: boolean, log: Logger): Pr
   for (const s of signals) for (const l of process.listeners(s as 'SIGINT')) if (!before.get(s)!.has(l)) process.off(s, l);
   const quiet = (message: unknown) => log.debug({ postgres: String(message).trim() }, 'embedded postgres');
   const server = new EmbeddedPostgres({
-    databaseDir, user: 'portcullis', password: 'portcullis', persistent: true, createPostgresUser: asRoot, onLog: quiet, onError: quiet,
+    databaseDir,
+    user: 'portcullis',
+    password: 'portcullis',
+    persistent: true,
+    createPostgresUser: asRoot,
+    onLog: quiet,
+    onError: quiet,
   });
   try {
     await server.initialise();
@@ -157,7 +166,8 @@ async function waitUntilAccepting(port: number, child: ChildProcess, logFile: st
       return;
     } catch (err) {
       if (err instanceof StartupError) throw err;
-      if (Date.now() > deadline) throw new StartupError(`the embedded PostgreSQL did not accept connections within ${START_TIMEOUT_MS / 1000} s; its log: ${logFile}`);
+      if (Date.now() > deadline)
+        throw new StartupError(`the embedded PostgreSQL did not accept connections within ${START_TIMEOUT_MS / 1000} s; its log: ${logFile}`);
       await new Promise((r) => setTimeout(r, 100));
     } finally {
       await client.end().catch(() => {});
@@ -169,12 +179,17 @@ async function waitUntilAccepting(port: number, child: ChildProcess, logFile: st
 async function startFailure(port: number, logFile: string, from: number): Promise<StartupError> {
   const text = (await readFile(logFile, 'utf8').catch(() => '')).slice(from);
   if (/postmaster\.pid/.test(text)) {
-    return new StartupError(`the embedded PostgreSQL data folder is in use by another PostgreSQL: stop it, or set DATA_DIR to another folder (log: ${logFile})`);
+    return new StartupError(
+      `the embedded PostgreSQL data folder is in use by another PostgreSQL: stop it, or set DATA_DIR to another folder (log: ${logFile})`,
+    );
   }
   if (/Address already in use|could not create any TCP\/IP sockets/.test(text)) {
     return portInUse(port);
   }
-  const fatal = text.split('\n').find((l) => /FATAL|PANIC/.test(l))?.replace(/^.*?(FATAL|PANIC):\s*/, '');
+  const fatal = text
+    .split('\n')
+    .find((l) => /FATAL|PANIC/.test(l))
+    ?.replace(/^.*?(FATAL|PANIC):\s*/, '');
   return new StartupError(`the embedded PostgreSQL exited at start${fatal ? `: ${fatal}` : ''} (log: ${logFile})`);
 }
 

@@ -54,7 +54,17 @@ export interface Events {
   close(): Promise<void>;
 }
 
-export function createEvents({ redisUrl, prefix, log, onRedisError }: { redisUrl?: string; prefix: string; log: Logger; onRedisError?: (err: Error) => void }): Events {
+export function createEvents({
+  redisUrl,
+  prefix,
+  log,
+  onRedisError,
+}: {
+  redisUrl?: string;
+  prefix: string;
+  log: Logger;
+  onRedisError?: (err: Error) => void;
+}): Events {
   const options = { maxRetriesPerRequest: null, retryStrategy: (attempt: number) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS) };
   const clients = redisUrl ? [new Redis(redisUrl, options), new Redis(redisUrl, options)] : [];
   const warn = onRedisError ?? createRedisWarning(log);

@@ -5,12 +5,20 @@ export type { Logger };
 // Secrets must never reach a log line, whatever a caller passes in: these keys are censored
 // wherever they appear in a logged object, one or two levels deep.
 const secretKeys = [
-  'password', 'currentPassword', 'newPassword', 'passwordHash', 'token', 'emailCode', 'authorization',
-  'cookie', 'set-cookie', 'secret', 'clientSecret', 'variables',
+  'password',
+  'currentPassword',
+  'newPassword',
+  'passwordHash',
+  'token',
+  'emailCode',
+  'authorization',
+  'cookie',
+  'set-cookie',
+  'secret',
+  'clientSecret',
+  'variables',
 ];
-const redactPaths = secretKeys.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]).map((p) =>
-  p.replace(/(^|\.)([a-z-]*-[a-z-]*)$/i, '$1["$2"]'),
-);
+const redactPaths = secretKeys.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]).map((p) => p.replace(/(^|\.)([a-z-]*-[a-z-]*)$/i, '$1["$2"]'));
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(

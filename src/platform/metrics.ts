@@ -36,13 +36,18 @@ export function createMetrics() {
     sseStreams: new Gauge({ name: 'portcullis_sse_streams', help: 'Open Server-Sent Events streams', registers: [registry] }),
     eventsPublished: counter('portcullis_session_events_published_total', 'Session revocation events published'),
     eventsDelivered: counter('portcullis_session_events_delivered_total', 'Session revocation events delivered to subscribers'),
-    oauthCallbacks: counter('portcullis_oauth_callbacks_total', 'OAuth callbacks by provider and result (success or the oauth_error code)', ['provider', 'result']),
+    oauthCallbacks: counter('portcullis_oauth_callbacks_total', 'OAuth callbacks by provider and result (success or the oauth_error code)', [
+      'provider',
+      'result',
+    ]),
     secondFactor: counter(
       'portcullis_second_factor_total',
       'Second-factor operations by action (enroll, confirm, complete, disable, regenerate, admin_reset) and result',
       ['action', 'result'],
     ),
-    registrations: counter('portcullis_registrations_total', 'Accounts created, by method (PASSWORD, MAGIC_LINK, EMAIL_CODE, OAUTH, PASSKEY, ADMIN, other)', ['method']),
+    registrations: counter('portcullis_registrations_total', 'Accounts created, by method (PASSWORD, MAGIC_LINK, EMAIL_CODE, OAUTH, PASSKEY, ADMIN, other)', [
+      'method',
+    ]),
     tokenFailures: counter(
       'portcullis_token_failures_total',
       'Mailed links and codes refused (TOKEN_INVALID, TOKEN_EXPIRED), by purpose (magic_link, email_code, password_reset, email_verification, oauth, other) and reason (invalid, expired)',
@@ -54,24 +59,23 @@ export function createMetrics() {
       countActiveSessions = count;
     },
     mailSent: counter('portcullis_mail_sent_total', 'Mails by template and result (success, failure, dead)', ['template', 'result']),
-    rateLimitFallbacks: counter(
-      'portcullis_rate_limit_fallback_total',
-      'Rate-limit checks counted in process because Redis did not answer',
-    ),
+    rateLimitFallbacks: counter('portcullis_rate_limit_fallback_total', 'Rate-limit checks counted in process because Redis did not answer'),
     // GraphQL over HTTP, recorded once per request (graphql/request-metrics.ts). `operation` is the
     // first root field when the schema has it, else "other"; the operation name is never a label.
-    graphqlRequests: counter(
-      'portcullis_graphql_requests_total',
-      'GraphQL HTTP requests by operation type, first root field and method',
-      ['operationType', 'operation', 'method'],
-    ),
+    graphqlRequests: counter('portcullis_graphql_requests_total', 'GraphQL HTTP requests by operation type, first root field and method', [
+      'operationType',
+      'operation',
+      'method',
+    ]),
     graphqlDuration: new Histogram({
       name: 'portcullis_graphql_request_duration_seconds',
       help: 'Time to answer a GraphQL HTTP request, by operation type, first root field and method',
       labelNames: ['operationType', 'operation', 'method'] as const,
       registers: [registry],
     }),
-    graphqlErrors: counter('portcullis_graphql_errors_total', 'GraphQL errors answered over HTTP, by extensions.code (API.md codes; any other: "other")', ['code']),
+    graphqlErrors: counter('portcullis_graphql_errors_total', 'GraphQL errors answered over HTTP, by extensions.code (API.md codes; any other: "other")', [
+      'code',
+    ]),
   };
 }
 

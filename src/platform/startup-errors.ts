@@ -48,11 +48,14 @@ export async function waitForDatabase(url: string, { retryMs, onRetry }: { retry
         );
       }
       if (code === '28P01' || code === '28000') {
-        throw new StartupError(`DATABASE_URL: the database refused the credentials of user "${decodeURIComponent(parsed.username)}": fix the user or password in DATABASE_URL`);
+        throw new StartupError(
+          `DATABASE_URL: the database refused the credentials of user "${decodeURIComponent(parsed.username)}": fix the user or password in DATABASE_URL`,
+        );
       }
       const transient = TRANSIENT.has(code) || /timeout|terminated|starting up/i.test(message);
       if (!transient || Date.now() > deadline) {
-        const why = code === 'ENOTFOUND' ? 'the host name does not resolve' : transient ? `no answer within ${Math.round(retryMs / 1000)} s` : firstLine(message);
+        const why =
+          code === 'ENOTFOUND' ? 'the host name does not resolve' : transient ? `no answer within ${Math.round(retryMs / 1000)} s` : firstLine(message);
         throw new StartupError(`DATABASE_URL: cannot reach the database at ${target(url)} (${why}): start PostgreSQL or fix DATABASE_URL`);
       }
       if (!announced) onRetry?.(code || 'unreachable');
@@ -82,7 +85,9 @@ export async function waitForRedis(url: string, { retryMs, onRetry }: { retryMs:
           throw new StartupError(`REDIS_URL: Redis at ${target(url)} refused the credentials: fix the user or password in REDIS_URL`);
         }
         if (Date.now() > deadline) {
-          throw new StartupError(`REDIS_URL: cannot reach Redis at ${target(url)} (no answer within ${Math.round(retryMs / 1000)} s): start Redis, fix REDIS_URL, or unset it to keep rate limits and events in process`);
+          throw new StartupError(
+            `REDIS_URL: cannot reach Redis at ${target(url)} (no answer within ${Math.round(retryMs / 1000)} s): start Redis, fix REDIS_URL, or unset it to keep rate limits and events in process`,
+          );
         }
         if (!announced) onRetry?.('unreachable');
         announced = true;

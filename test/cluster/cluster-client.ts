@@ -54,13 +54,17 @@ export async function login(url: string, email: string, password = PASSWORD) {
  */
 export async function untilSubscribed(url: string, email: string, ready: Array<(sessionIds: string[]) => boolean>) {
   const ids: string[] = [];
-  await eventually(async () => {
-    const s = await login(url, email);
-    ids.push(s.sessionId);
-    await gql(url, `mutation { logout }`, {}, s.token);
-    await new Promise((r) => setTimeout(r, 50));
-    return ready.every((isReady) => isReady(ids));
-  }, 'the subscriptions to be live', 10_000);
+  await eventually(
+    async () => {
+      const s = await login(url, email);
+      ids.push(s.sessionId);
+      await gql(url, `mutation { logout }`, {}, s.token);
+      await new Promise((r) => setTimeout(r, 50));
+      return ready.every((isReady) => isReady(ids));
+    },
+    'the subscriptions to be live',
+    10_000,
+  );
 }
 
 export interface TestCluster extends Cluster {

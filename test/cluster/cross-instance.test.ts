@@ -19,8 +19,7 @@ afterAll(async () => {
 });
 
 const REVOKE = `mutation($id: ID!) { revokeSession(id: $id) }`;
-const sessionRow = async (id: string) =>
-  (await cluster.db.query(`SELECT "revokedAt", "revokeReason" FROM "Session" WHERE id = $1`, [id]))[0];
+const sessionRow = async (id: string) => (await cluster.db.query(`SELECT "revokedAt", "revokeReason" FROM "Session" WHERE id = $1`, [id]))[0];
 
 it('closes, within a second, a subscription on one instance when the session is revoked through another or through HAProxy', async () => {
   const email = 'subscriber@example.com';
@@ -33,7 +32,11 @@ it('closes, within a second, a subscription on one instance when the session is 
     const ws = connectWs(target, { token: session.token });
     pinned.push({ target, session, ws, recorded: recordWs(ws) });
   }
-  await untilSubscribed(cluster.url, email, pinned.map((p) => (ids: string[]) => ids.some((id) => p.recorded.has(id))));
+  await untilSubscribed(
+    cluster.url,
+    email,
+    pinned.map((p) => (ids: string[]) => ids.some((id) => p.recorded.has(id))),
+  );
 
   for (const [i, subscriber] of pinned.entries()) {
     // Revoked through the next instance (the one through HAProxy: through HAProxy again).

@@ -60,7 +60,9 @@ describe('the containers environment', () => {
   });
 
   it('wires every variable src/config/ reads', () => {
-    const source = readdirSync(new URL('src/config/', root)).map((f) => read(new URL(`src/config/${f}`, root))).join('\n');
+    const source = readdirSync(new URL('src/config/', root))
+      .map((f) => read(new URL(`src/config/${f}`, root)))
+      .join('\n');
     const schemaBlock = /const envSchema = z\.object\(\{([\s\S]*?)\n\}\);/.exec(source)![1]!;
     const names = [...schemaBlock.matchAll(/^ {2}([A-Z][A-Z0-9_]+):/gm)].map((m) => m[1]!).filter((n) => n !== 'RUN_WORKERS');
     expect(names.length).toBeGreaterThan(20);

@@ -9,7 +9,11 @@ import { expect, it } from 'vitest';
 const dir = new URL('../../deploy/terraform/', import.meta.url);
 const files = [
   ...readdirSync(dir).filter((f) => f.endsWith('.tf')),
-  ...readdirSync(new URL('examples/', dir)).flatMap((e) => readdirSync(new URL(`examples/${e}/`, dir)).filter((f) => f.endsWith('.tf')).map((f) => `examples/${e}/${f}`)),
+  ...readdirSync(new URL('examples/', dir)).flatMap((e) =>
+    readdirSync(new URL(`examples/${e}/`, dir))
+      .filter((f) => f.endsWith('.tf'))
+      .map((f) => `examples/${e}/${f}`),
+  ),
 ];
 const parsed = async (file: string) => (await parse(file, readFileSync(new URL(file, dir), 'utf8'))) as Record<string, any>;
 

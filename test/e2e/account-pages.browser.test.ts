@@ -29,7 +29,7 @@ afterAll(async () => {
 });
 
 /** Waits for a condition in the page (the pages answer in milliseconds; a loaded machine may take seconds). */
-const poll = <T,>(probe: () => Promise<T> | T) => expect.poll(probe, { timeout: 15_000 });
+const poll = <T>(probe: () => Promise<T> | T) => expect.poll(probe, { timeout: 15_000 });
 
 /** The account page's WebSocket subscription is in place (and the list read after it). */
 const live = (page: Page) => page.locator('body[data-live="true"]').waitFor();
@@ -61,7 +61,7 @@ async function withPassword(email: string, password: string, button: 'Sign in' |
   return page;
 }
 
-describe('mailed links finished by a click, on the service\'s own pages', slow, () => {
+describe("mailed links finished by a click, on the service's own pages", slow, () => {
   it('magic link: sign-in page -> dev outbox -> click -> signed in on the account page', async () => {
     const page = await newPage();
     const email = 'ada@example.com';
@@ -157,7 +157,6 @@ describe('a verification link opened where no one is signed in', slow, () => {
   });
 });
 
-
 describe('sessions, live', slow, () => {
   it('a session revoked from the first browser is signed out at once in the second, whose row leaves the list', async () => {
     const email = 'katherine@example.com';
@@ -169,7 +168,10 @@ describe('sessions, live', slow, () => {
     await Promise.all([live(first), live(second)]);
     await poll(() => first.locator('#sessions li').count()).toBe(2);
     await screenshot(first, 'account-two-sessions');
-    await first.locator('#sessions li', { hasNot: first.locator('.current') }).getByRole('button', { name: 'Revoke' }).click();
+    await first
+      .locator('#sessions li', { hasNot: first.locator('.current') })
+      .getByRole('button', { name: 'Revoke' })
+      .click();
 
     // No reload, no polling by the page: the WebSocket brings the revocation.
     await second.waitForURL('**/auth/sign-in?signed_out=revoked');

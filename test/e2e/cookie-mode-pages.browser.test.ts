@@ -21,7 +21,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-const poll = <T,>(probe: () => Promise<T> | T) => expect.poll(probe, { timeout: 15_000 });
+const poll = <T>(probe: () => Promise<T> | T) => expect.poll(probe, { timeout: 15_000 });
 
 it('signs in with the cookie only, and a revocation from elsewhere signs the tab out live', { timeout: 60_000 }, async () => {
   const email = 'hedy@example.com';

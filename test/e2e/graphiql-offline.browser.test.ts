@@ -20,7 +20,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-it('the default document is the README\'s first operation', () => {
+it("the default document is the README's first operation", () => {
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
   const first = /```graphql\n([\s\S]*?)```/.exec(readme)![1];
   expect(GRAPHIQL_DEFAULT_DOCUMENT).toBe(first);

@@ -30,7 +30,7 @@ afterAll(async () => {
   await corp?.close();
 });
 
-it('signs in with a provider button, through the provider\'s pages and back to the account page', { timeout: 60_000 }, async () => {
+it("signs in with a provider button, through the provider's pages and back to the account page", { timeout: 60_000 }, async () => {
   const page = await (await browser.newContext()).newPage();
   page.on('pageerror', (error) => expect.fail(`page error: ${error.message}`));
   await page.goto(`${base}/auth/sign-in`);

@@ -78,7 +78,8 @@ function servePages(apiUrl: () => string): Server {
       const headers: Record<string, string> = { 'content-type': String(req.headers['content-type']) };
       if (req.headers.authorization) headers.authorization = req.headers.authorization;
       const upstream = await fetch(`${apiUrl()}/graphql`, { method: 'POST', headers, body: Buffer.concat(chunks) });
-      return void res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' })
+      return void res
+        .writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' })
         .end(Buffer.from(await upstream.arrayBuffer()));
     }
     res.writeHead(404).end();

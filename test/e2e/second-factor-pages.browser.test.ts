@@ -28,7 +28,11 @@ beforeAll(async () => {
   const port = await freePort();
   t = await startTestApp({ port, env: { PORT: String(port) } });
   const { token } = await t.register(email, password);
-  const started = await t.gql('mutation($input: StartTotpEnrollmentInput) { startTotpEnrollment(input: $input) { secret } }', { input: { password } }, { token });
+  const started = await t.gql(
+    'mutation($input: StartTotpEnrollmentInput) { startTotpEnrollment(input: $input) { secret } }',
+    { input: { password } },
+    { token },
+  );
   secret = started.body.data.startTotpEnrollment.secret;
   t.rememberSecret(secret);
   const confirmed = await t.gql('mutation($code: String!) { confirmTotpEnrollment(input: { code: $code }) { codes } }', { code: codeAt() }, { token });
@@ -43,7 +47,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-const poll = <T,>(probe: () => Promise<T> | T) => expect.poll(probe, { timeout: 15_000 });
+const poll = <T>(probe: () => Promise<T> | T) => expect.poll(probe, { timeout: 15_000 });
 const base = () => `http://localhost:${new URL(t.url).port}`;
 
 async function signInWithPassword(): Promise<void> {

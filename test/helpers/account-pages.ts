@@ -48,22 +48,35 @@ export async function startPagesStand(env: Record<string, string> = {}): Promise
   };
 }
 
-interface OutboxMail { to: string; subject: string; template: string; text: string }
+interface OutboxMail {
+  to: string;
+  subject: string;
+  template: string;
+  text: string;
+}
 
 /** Waits until the dev outbox holds `count` mails of `template` for `to` (the worker sends them in the background). */
 export async function waitForMail(url: string, to: string, template: string, count = 1): Promise<OutboxMail> {
-  return eventually(async () => {
-    const response = await fetch(`${url}/dev/outbox`, { headers: { accept: 'application/json' } });
-    const { mails } = (await response.json()) as { mails: OutboxMail[] };
-    const matching = mails.filter((m) => m.to === to && m.template === template);
-    return matching.length >= count && matching[0];
-  }, `a ${template} mail to ${to}`, 20_000);
+  return eventually(
+    async () => {
+      const response = await fetch(`${url}/dev/outbox`, { headers: { accept: 'application/json' } });
+      const { mails } = (await response.json()) as { mails: OutboxMail[] };
+      const matching = mails.filter((m) => m.to === to && m.template === template);
+      return matching.length >= count && matching[0];
+    },
+    `a ${template} mail to ${to}`,
+    20_000,
+  );
 }
 
 /** Opens the dev outbox in `page` and clicks the button of the newest mail to `to`, as a user would. */
 export async function clickMailButton(page: Page, url: string, to: string, button: string): Promise<void> {
   await page.goto(`${url}/dev/outbox`);
-  const frame = page.locator('article', { hasText: `to ${to}` }).first().locator('iframe').contentFrame();
+  const frame = page
+    .locator('article', { hasText: `to ${to}` })
+    .first()
+    .locator('iframe')
+    .contentFrame();
   await frame.getByRole('link', { name: button }).click();
 }
 

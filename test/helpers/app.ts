@@ -72,7 +72,11 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const db = options.db ?? (await createTestDatabase());
   const clock = options.clock ?? new FakeClock();
   const base = loadConfig({
-    LOG_LEVEL: 'debug', HOST: '127.0.0.1', RATE_LIMITS: relaxedRateLimits, ENCRYPTION_KEY: TEST_ENCRYPTION_KEY, ...options.env,
+    LOG_LEVEL: 'debug',
+    HOST: '127.0.0.1',
+    RATE_LIMITS: relaxedRateLimits,
+    ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
+    ...options.env,
   });
   const config = (options.configure ?? fastHashing)({ ...base });
   const logs: string[] = [];
@@ -122,10 +126,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     logs,
     gql,
     async register(email, password = 'correct horse battery') {
-      const r = await gql(
-        `mutation($input: RegisterInput!) { register(input: $input) { token user { id } session { id } } }`,
-        { input: { email, password } },
-      );
+      const r = await gql(`mutation($input: RegisterInput!) { register(input: $input) { token user { id } session { id } } }`, { input: { email, password } });
       if (!r.body.data?.register) throw new Error(`register failed: ${JSON.stringify(r.body.errors)}`);
       const { token, user, session } = r.body.data.register;
       return { token, userId: user.id, sessionId: session.id };

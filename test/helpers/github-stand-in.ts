@@ -97,7 +97,11 @@ export async function startGitHubStandIn(): Promise<GitHubStandIn> {
       if (url.pathname === '/api/user') return json(res, 200, { id: user.id, login: user.login, name: user.name ?? null, email: null });
       if (url.pathname === '/api/user/emails') {
         if (standIn.failEmails) return json(res, 500, { message: 'Server Error' });
-        return json(res, 200, user.emails.map((e) => ({ ...e, visibility: e.primary ? 'private' : null })));
+        return json(
+          res,
+          200,
+          user.emails.map((e) => ({ ...e, visibility: e.primary ? 'private' : null })),
+        );
       }
     }
     json(res, 404, { message: 'Not Found' });

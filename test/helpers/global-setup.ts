@@ -8,9 +8,7 @@ export default async function setup() {
   const client = new pg.Client({ connectionString: adminDatabaseUrl });
   await client.connect();
   try {
-    const { rows } = await client.query<{ datname: string }>(
-      "SELECT datname FROM pg_database WHERE datname LIKE 'portcullis\\_test\\_%'",
-    );
+    const { rows } = await client.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'portcullis\\_test\\_%'");
     const now = Date.now() / 1000;
     for (const { datname } of rows) {
       const created = Number(datname.split('_')[2]);

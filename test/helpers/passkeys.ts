@@ -24,7 +24,6 @@ export const LOGIN_WITH_PASSKEY = `mutation($input: LoginWithPasskeyInput!) {
   loginWithPasskey(input: $input) { token user { id email } session { id method } }
 }`;
 
-
 function data<T>(r: { body: { data?: any; errors?: unknown } }, field: string): T {
   if (!r.body.data?.[field]) throw new Error(`${field} failed: ${JSON.stringify(r.body.errors)}`);
   return r.body.data[field];

@@ -72,10 +72,14 @@ export async function mailJobs(db: TestDatabase, email: string, template?: strin
 
 /** Waits until every send-mail job for `email` is settled (completed or failed for good), and returns them. */
 export async function settledMailJobs(db: TestDatabase, email: string, count: number) {
-  return eventually(async () => {
-    const jobs = await mailJobs(db, email);
-    return jobs.length >= count && jobs.every((j) => j.state === 'completed' || j.state === 'failed') ? jobs : undefined;
-  }, `${count} settled mail jobs for ${email}`, 20_000);
+  return eventually(
+    async () => {
+      const jobs = await mailJobs(db, email);
+      return jobs.length >= count && jobs.every((j) => j.state === 'completed' || j.state === 'failed') ? jobs : undefined;
+    },
+    `${count} settled mail jobs for ${email}`,
+    20_000,
+  );
 }
 
 /**

@@ -13,7 +13,10 @@ export const PASSWORD = 'correct horse battery';
 export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
-  const settled = promise.then(() => true, () => true);
+  const settled = promise.then(
+    () => true,
+    () => true,
+  );
   try {
     return await Promise.race([settled, timeout]);
   } finally {
@@ -124,13 +127,17 @@ export async function login(t: TestApp, email: string, password = PASSWORD): Pro
  */
 export async function untilSubscribed(t: TestApp, email: string, ready: Array<(sessionIds: string[]) => boolean>): Promise<string[]> {
   const ids: string[] = [];
-  await eventually(async () => {
-    const s = await login(t, email);
-    ids.push(s.sessionId);
-    await t.gql(`mutation { logout }`, {}, { token: s.token });
-    await new Promise((r) => setTimeout(r, 20));
-    return ready.every((isReady) => isReady(ids));
-  }, 'the subscriptions to be live', 5000);
+  await eventually(
+    async () => {
+      const s = await login(t, email);
+      ids.push(s.sessionId);
+      await t.gql(`mutation { logout }`, {}, { token: s.token });
+      await new Promise((r) => setTimeout(r, 20));
+      return ready.every((isReady) => isReady(ids));
+    },
+    'the subscriptions to be live',
+    5000,
+  );
   return ids;
 }
 

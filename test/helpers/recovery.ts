@@ -31,7 +31,6 @@ export const unlimitedRecovery = [
   ),
 ].join(';');
 
-
 export function expectCode(r: GqlResult, code: string) {
   expect(r.body.errors?.[0]?.extensions.code, JSON.stringify(r.body)).toBe(code);
   expect(r.body.data ?? null).toBeNull();
@@ -64,9 +63,7 @@ export async function userRow(t: TestApp, email: string) {
        FROM "User" WHERE email = $1`,
     [email],
   );
-  return row as
-    | { id: string; passwordHash: string | null; emailVerified: boolean; lockedUntil: Date | null; lockReason: string | null }
-    | undefined;
+  return row as { id: string; passwordHash: string | null; emailVerified: boolean; lockedUntil: Date | null; lockReason: string | null } | undefined;
 }
 
 export const sessionsOf = (t: TestApp, userId: string) =>
@@ -77,18 +74,16 @@ export const sessionsOf = (t: TestApp, userId: string) =>
 
 /** The stored row of a one-time token, found by the hash of its raw value. */
 export async function tokenRow(t: TestApp, token: string) {
-  const [row] = await t.db.query(`SELECT purpose, email, "userId", ("expiresAt" AT TIME ZONE 'UTC') AS "expiresAt", ("consumedAt" AT TIME ZONE 'UTC') AS "consumedAt"
-       FROM "OneTimeToken" WHERE "tokenHash" = $1`, [
-    hashToken(token),
-  ]);
+  const [row] = await t.db.query(
+    `SELECT purpose, email, "userId", ("expiresAt" AT TIME ZONE 'UTC') AS "expiresAt", ("consumedAt" AT TIME ZONE 'UTC') AS "consumedAt"
+       FROM "OneTimeToken" WHERE "tokenHash" = $1`,
+    [hashToken(token)],
+  );
   return row as { purpose: string; email: string; userId: string | null; expiresAt: Date; consumedAt: Date | null; createdAt: Date } | undefined;
 }
 
 export const tokenRowsOf = (t: TestApp, email: string, purpose = 'PASSWORD_RESET') =>
-  t.db.query<{ consumedAt: Date | null }>(`SELECT "consumedAt" FROM "OneTimeToken" WHERE email = $1 AND purpose = $2::"TokenPurpose"`, [
-    email,
-    purpose,
-  ]);
+  t.db.query<{ consumedAt: Date | null }>(`SELECT "consumedAt" FROM "OneTimeToken" WHERE email = $1 AND purpose = $2::"TokenPurpose"`, [email, purpose]);
 
 /** A token that no longer authenticates: 401 UNAUTHENTICATED over HTTP. */
 export async function expectDead(t: TestApp, token: string) {
@@ -99,8 +94,7 @@ export async function expectDead(t: TestApp, token: string) {
 
 /** Connections of `t`'s database waiting for a lock (a row lock, or an advisory lock). */
 export const lockWaits = async (t: TestApp) =>
-  (await t.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'`, [t.db.name]))[0]
-    .n as number;
+  (await t.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'`, [t.db.name]))[0].n as number;
 
 /** A promise and the function that resolves it. */
 export function gate(): { open: () => void; passed: Promise<void> } {

@@ -1,4 +1,3 @@
-
 // The SendGrid stand-in (shared with the benches, in scripts/) and reading the secrets out of a
 // mail, as a user would.
 
@@ -24,4 +23,3 @@ export function emailCodeIn(text: string): string {
   if (!match) throw new Error(`no 6-digit code in the mail: ${text}`);
   return match[1]!;
 }
-

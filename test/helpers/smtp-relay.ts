@@ -74,7 +74,9 @@ export async function startSmtpRelay(options: { secure?: boolean; auth?: { user:
   const { port } = server.server.address() as AddressInfo;
   const credentials = options.auth ? `${encodeURIComponent(options.auth.user)}:${encodeURIComponent(options.auth.pass)}@` : '';
   // The package's certificate is self-signed: the test trusts it explicitly.
-  const url = options.secure ? `smtps://${credentials}127.0.0.1:${port}?tls.rejectUnauthorized=false` : `smtp://${credentials}127.0.0.1:${port}?tls.rejectUnauthorized=false`;
+  const url = options.secure
+    ? `smtps://${credentials}127.0.0.1:${port}?tls.rejectUnauthorized=false`
+    : `smtp://${credentials}127.0.0.1:${port}?tls.rejectUnauthorized=false`;
   return {
     url,
     mails,

@@ -10,11 +10,7 @@ export interface SseSubscription<T> {
 }
 
 /** Subscribes with the real graphql-sse client, in distinct-connections mode unless `singleConnection`. */
-export function subscribeSse<T = any>(
-  httpUrl: string,
-  query: string,
-  options: { token?: string; singleConnection?: boolean } = {},
-): SseSubscription<T> {
+export function subscribeSse<T = any>(httpUrl: string, query: string, options: { token?: string; singleConnection?: boolean } = {}): SseSubscription<T> {
   const client = createClient({
     url: `${httpUrl}/graphql`,
     singleConnection: options.singleConnection ?? false,

@@ -22,8 +22,7 @@ export async function throttleRow(db: TestDatabase, email: string, scope = 'pass
 }
 
 /** Failures counted now against `email` under `scope` (0 without a row). */
-export const failuresOf = async (db: TestDatabase, email: string, scope = 'password'): Promise<number> =>
-  (await throttleRow(db, email, scope))?.failures ?? 0;
+export const failuresOf = async (db: TestDatabase, email: string, scope = 'password'): Promise<number> => (await throttleRow(db, email, scope))?.failures ?? 0;
 
 /**
  * A password throttle that lets a million failures through: for tests of the rate limits, which

@@ -22,7 +22,10 @@ async function issue(t: TestApp, token: string, audience?: string): Promise<{ to
 function verify(t: TestApp, token: string, options: { audience?: string; at?: Date } = {}) {
   const keys = createRemoteJWKSet(new URL(`${t.url}/.well-known/jwks.json`), { timeoutDuration: 20_000 });
   return jwtVerify(token, keys, {
-    issuer: t.config.publicUrl, audience: options.audience ?? t.config.publicUrl, algorithms: ['ES256'], currentDate: options.at ?? t.clock.now(),
+    issuer: t.config.publicUrl,
+    audience: options.audience ?? t.config.publicUrl,
+    algorithms: ['ES256'],
+    currentDate: options.at ?? t.clock.now(),
   });
 }
 
@@ -60,8 +63,17 @@ describe('issueAccessToken', () => {
     expect(protectedHeader).toMatchObject({ alg: 'ES256', typ: 'at+jwt' });
     expect(keys.map((k) => k.kid)).toEqual([protectedHeader.kid]);
     expect(payload).toEqual({
-      iss: 'http://localhost:4000', sub: user.userId, aud: 'http://localhost:4000', sid: user.sessionId, role: 'USER',
-      email: 'claims@example.com', email_verified: false, amr: ['pwd'], iat, exp: iat + 300, jti: expect.stringMatching(UUID),
+      iss: 'http://localhost:4000',
+      sub: user.userId,
+      aud: 'http://localhost:4000',
+      sid: user.sessionId,
+      role: 'USER',
+      email: 'claims@example.com',
+      email_verified: false,
+      amr: ['pwd'],
+      iat,
+      exp: iat + 300,
+      jti: expect.stringMatching(UUID),
     } satisfies JWTPayload);
     expect(issued.expiresAt).toBe(new Date((iat + 300) * 1000).toISOString());
     expect((await verify(t, second.token)).payload.jti).not.toBe(payload.jti);
@@ -103,7 +115,9 @@ describe('issueAccessToken', () => {
     const discovery = await fetch(`${t.url}/.well-known/openid-configuration`);
     expect(discovery.status).toBe(200);
     expect(await discovery.json()).toMatchObject({
-      issuer: 'http://localhost:4000', jwks_uri: 'http://localhost:4000/.well-known/jwks.json', id_token_signing_alg_values_supported: ['ES256'],
+      issuer: 'http://localhost:4000',
+      jwks_uri: 'http://localhost:4000/.well-known/jwks.json',
+      id_token_signing_alg_values_supported: ['ES256'],
     });
     const r = await fetch(`${t.url}/.well-known/jwks.json`);
     expect(r.headers.get('content-type')).toMatch(/^application\/json/);

@@ -50,7 +50,12 @@ describe('served by default (FRONTEND_URL unset)', () => {
     const etag = script.headers.get('etag')!;
     expect((await fetch(`${t.url}/account-pages/account.js`, { headers: { 'if-none-match': etag } })).status).toBe(304);
     expect((await fetch(`${t.url}/account-pages/pages.css`)).headers.get('content-type')).toBe('text/css; charset=utf-8');
-    for (const path of ['/account-pages/nope.js', '/account-pages/account.html', '/account-pages/../use-account-pages.ts', '/account-pages/%2e%2e%2fuse-account-pages.ts']) {
+    for (const path of [
+      '/account-pages/nope.js',
+      '/account-pages/account.html',
+      '/account-pages/../use-account-pages.ts',
+      '/account-pages/%2e%2e%2fuse-account-pages.ts',
+    ]) {
       expect((await fetch(`${t.url}${path}`)).status, path).toBe(404);
     }
   });
@@ -67,8 +72,11 @@ describe('served by default (FRONTEND_URL unset)', () => {
     const lines = t.logs.filter((line) => line.includes('"effective URLs"'));
     expect(lines).toHaveLength(1);
     expect(JSON.parse(lines[0]!)).toMatchObject({
-      publicUrl: 'http://localhost:4000', frontendUrl: 'http://localhost:4000', corsOrigins: ['http://localhost:4000'],
-      oauthRedirectUri: 'http://localhost:4000/oauth/callback', accountPages: 'http://localhost:4000/',
+      publicUrl: 'http://localhost:4000',
+      frontendUrl: 'http://localhost:4000',
+      corsOrigins: ['http://localhost:4000'],
+      oauthRedirectUri: 'http://localhost:4000/oauth/callback',
+      accountPages: 'http://localhost:4000/',
     });
   });
 
@@ -94,10 +102,14 @@ describe('served by default (FRONTEND_URL unset)', () => {
 
   it('shows mailed links in the dev outbox so that a click opens them in the whole window', async () => {
     await t.gql('mutation { requestMagicLink(input: { email: "outbox@example.com" }) }');
-    const html = await eventually(async () => {
-      const page = await (await fetch(`${t.url}/dev/outbox`)).text();
-      return page.includes('outbox@example.com') && page;
-    }, 'the mail in the dev outbox', 15_000);
+    const html = await eventually(
+      async () => {
+        const page = await (await fetch(`${t.url}/dev/outbox`)).text();
+        return page.includes('outbox@example.com') && page;
+      },
+      'the mail in the dev outbox',
+      15_000,
+    );
     const srcdoc = /srcdoc="([^"]*)"/.exec(html)![1]!;
     expect(srcdoc).toContain('&lt;head&gt;&lt;base target=&quot;_top&quot;&gt;&lt;/head&gt;');
     expect(html).toMatch(/sandbox="[^"]*allow-top-navigation-by-user-activation/);
@@ -131,7 +143,10 @@ describe('defaults that follow PORT', () => {
   it('PUBLIC_URL, FRONTEND_URL, CORS origins, the OAuth redirect URI base and the dev outbox', () => {
     const config = loadConfig({ PORT: '4123' });
     expect(config).toMatchObject({
-      publicUrl: 'http://localhost:4123', frontendUrl: 'http://localhost:4123', corsOrigins: ['http://localhost:4123'], devOutbox: true,
+      publicUrl: 'http://localhost:4123',
+      frontendUrl: 'http://localhost:4123',
+      corsOrigins: ['http://localhost:4123'],
+      devOutbox: true,
     });
   });
 

@@ -73,8 +73,14 @@ describe('with DATABASE_URL', () => {
     const weak = await cli(['create', '--email', 'weak@example.com', '--password', 'short'], env);
     expect(weak.code).toBe(1);
     expect(weak.stderr).toContain('Password must be at least 8 characters');
-    const usage = [[], ['create'], ['delete', '--email', 'x@example.com'], ['create', '--email', 'x@example.com', '--bogus'], ['promote', '--email', 'x@example.com', '--password', 'whatever1']];
-    for (const [args, bad] of (await Promise.all(usage.map(async (args) => [args, await cli(args, env)] as const)))) {
+    const usage = [
+      [],
+      ['create'],
+      ['delete', '--email', 'x@example.com'],
+      ['create', '--email', 'x@example.com', '--bogus'],
+      ['promote', '--email', 'x@example.com', '--password', 'whatever1'],
+    ];
+    for (const [args, bad] of await Promise.all(usage.map(async (args) => [args, await cli(args, env)] as const))) {
       expect(bad.code, args.join(' ')).toBe(2);
       expect(bad.stderr).toContain('usage: npm run admin');
     }

@@ -19,8 +19,7 @@ afterAll(async () => {
   await t.close();
 });
 
-const as = <T = any>(query: string, variables: Record<string, unknown> = {}): Promise<GqlResult<T>> =>
-  t.gql<T>(query, variables, { token: admin.token });
+const as = <T = any>(query: string, variables: Record<string, unknown> = {}): Promise<GqlResult<T>> => t.gql<T>(query, variables, { token: admin.token });
 
 const PAGE = `query($first: Int, $after: String, $query: String, $role: Role) {
   adminUsers(first: $first, after: $after, query: $query, role: $role) {
@@ -81,7 +80,9 @@ describe('adminUsers', () => {
     expect(byName.ids).toEqual(blue);
     expect([...byName.totals]).toEqual([125]);
 
-    const blueAdmins = (await t.db.query(`SELECT id FROM "User" WHERE name ILIKE '%team blue%' AND role = 'ADMIN' ORDER BY "createdAt" DESC, id DESC`)).map((r) => r.id);
+    const blueAdmins = (await t.db.query(`SELECT id FROM "User" WHERE name ILIKE '%team blue%' AND role = 'ADMIN' ORDER BY "createdAt" DESC, id DESC`)).map(
+      (r) => r.id,
+    );
     expect(blueAdmins).toHaveLength(25);
     const both = await walk({ query: 'team blue', role: 'ADMIN' }, 10);
     expect(both.ids).toEqual(blueAdmins);
@@ -128,7 +129,10 @@ describe('adminUser', () => {
     );
     const expected = {
       user: { id: u.userId, email: 'detail@example.com', role: 'USER' },
-      locked: false, lockedUntil: null, lockReason: null, failedLoginCount: 0,
+      locked: false,
+      lockedUntil: null,
+      lockReason: null,
+      failedLoginCount: 0,
       sessions: [{ id: u.sessionId, method: 'PASSWORD', current: false }],
       oauthProviders: ['corp', 'github'],
     };
@@ -139,7 +143,8 @@ describe('adminUser', () => {
 
   it('shows the failed passwords counted against the address, which never lock it; adminUnlockUser forgets them', async () => {
     const u = await t.register('throttled@example.com');
-    const attempt = (password: string) => t.gql(`mutation($input: LoginInput!) { login(input: $input) { token } }`, { input: { email: 'throttled@example.com', password } });
+    const attempt = (password: string) =>
+      t.gql(`mutation($input: LoginInput!) { login(input: $input) { token } }`, { input: { email: 'throttled@example.com', password } });
     for (let i = 0; i < 5; i++) expect(codeOf(await attempt(`wrong password ${i}`))).toBe('UNAUTHENTICATED');
     const r = await as(DETAIL, { email: 'throttled@example.com' });
     expect(r.body.data.adminUser).toMatchObject({ locked: false, lockedUntil: null, lockReason: null, failedLoginCount: 5 });
@@ -165,7 +170,13 @@ describe('adminCreateUser', () => {
 
   it('creates a user with a password (who can then sign in), or without one', async () => {
     const r = await as(CREATE, { input: { email: ' New.Person@Example.com ', password: 'a fine passphrase', name: ' Newcomer ' } });
-    expect(r.body.data.adminCreateUser).toMatchObject({ email: 'new.person@example.com', name: 'Newcomer', role: 'USER', emailVerified: false, hasPassword: true });
+    expect(r.body.data.adminCreateUser).toMatchObject({
+      email: 'new.person@example.com',
+      name: 'Newcomer',
+      role: 'USER',
+      emailVerified: false,
+      hasPassword: true,
+    });
     await login(t, 'new.person@example.com', 'a fine passphrase');
     const bare = await as(CREATE, { input: { email: 'bare@example.com', role: 'ADMIN', emailVerified: true } });
     expect(bare.body.data.adminCreateUser).toMatchObject({ role: 'ADMIN', emailVerified: true, hasPassword: false });
@@ -187,14 +198,23 @@ describe('adminUpdateUser', () => {
   it('changes name, role and emailVerified; null and left-out fields keep their value', async () => {
     const u = await t.register('update@example.com');
     const UPDATE = `mutation($id: ID!, $input: AdminUpdateUserInput!) { adminUpdateUser(id: $id, input: $input) { name role emailVerified } }`;
-    expect((await as(UPDATE, { id: u.userId, input: { name: 'Ada', role: 'ADMIN', emailVerified: true } })).body.data.adminUpdateUser)
-      .toEqual({ name: 'Ada', role: 'ADMIN', emailVerified: true });
-    expect((await as(UPDATE, { id: u.userId, input: { role: null, emailVerified: null } })).body.data.adminUpdateUser)
-      .toEqual({ name: 'Ada', role: 'ADMIN', emailVerified: true });
+    expect((await as(UPDATE, { id: u.userId, input: { name: 'Ada', role: 'ADMIN', emailVerified: true } })).body.data.adminUpdateUser).toEqual({
+      name: 'Ada',
+      role: 'ADMIN',
+      emailVerified: true,
+    });
+    expect((await as(UPDATE, { id: u.userId, input: { role: null, emailVerified: null } })).body.data.adminUpdateUser).toEqual({
+      name: 'Ada',
+      role: 'ADMIN',
+      emailVerified: true,
+    });
     // The new role applies to the user's very next request.
     expect((await t.gql(`{ adminUsers(first: 1) { totalCount } }`, {}, { token: u.token })).body.errors).toBeUndefined();
-    expect((await as(UPDATE, { id: u.userId, input: { name: '', role: 'USER' } })).body.data.adminUpdateUser)
-      .toEqual({ name: null, role: 'USER', emailVerified: true });
+    expect((await as(UPDATE, { id: u.userId, input: { name: '', role: 'USER' } })).body.data.adminUpdateUser).toEqual({
+      name: null,
+      role: 'USER',
+      emailVerified: true,
+    });
     expect(codeOf(await t.gql(`{ adminUsers(first: 1) { totalCount } }`, {}, { token: u.token }))).toBe('FORBIDDEN');
     expect(codeOf(await as(UPDATE, { id: u.userId, input: { name: 'x'.repeat(101) } }))).toBe('BAD_USER_INPUT');
   });
@@ -227,7 +247,11 @@ describe('adminDeleteUser and adminRevokeSessions', () => {
     );
     const r = await as(`mutation($id: ID!) { adminDeleteUser(id: $id) }`, { id: u.userId });
     expect(r.body).toEqual({ data: { adminDeleteUser: true } });
-    for (const sql of [`SELECT 1 FROM "User" WHERE id = $1`, `SELECT 1 FROM "Session" WHERE "userId" = $1`, `SELECT 1 FROM "OAuthAccount" WHERE "userId" = $1`]) {
+    for (const sql of [
+      `SELECT 1 FROM "User" WHERE id = $1`,
+      `SELECT 1 FROM "Session" WHERE "userId" = $1`,
+      `SELECT 1 FROM "OAuthAccount" WHERE "userId" = $1`,
+    ]) {
       expect(await t.db.query(sql, [u.userId])).toEqual([]);
     }
     expect(await t.db.query(`SELECT 1 FROM "OneTimeToken" WHERE email = 'doomed@example.com'`)).toEqual([]);

@@ -62,7 +62,8 @@ describe('a scripted scenario: register, failed login, login, lock, unlock, dele
     // The clock stands still: order within one millisecond must hold too.
     const registered = await t.gql(
       `mutation($input: RegisterInput!) { register(input: $input) { token user { id } session { id } } }`,
-      { input: { email, password: PASSWORD } }, { headers: AGENT },
+      { input: { email, password: PASSWORD } },
+      { headers: AGENT },
     );
     const userId = registered.body.data.register.user.id as string;
     const firstSession = registered.body.data.register.session.id as string;
@@ -115,7 +116,8 @@ describe('what else is audited', () => {
     const [ghost] = await auditRows(t, `type = 'login.failed' AND data LIKE '%ghost@example.com%'`);
     expect(ghost).toMatchObject({ userId: null, data: { method: 'PASSWORD', reason: 'unknown_email', email: 'ghost@example.com' } });
 
-    const attempt = (email: string, password: string) => t.gql(`mutation($input: LoginInput!) { login(input: $input) { token } }`, { input: { email, password } });
+    const attempt = (email: string, password: string) =>
+      t.gql(`mutation($input: LoginInput!) { login(input: $input) { token } }`, { input: { email, password } });
     const u = await t.register('hammered@example.com');
     const codes = [];
     for (let i = 0; i < 7; i++) codes.push(codeOf(await attempt('hammered@example.com', `wrong guess ${i}`)));
@@ -129,7 +131,10 @@ describe('what else is audited', () => {
 
     const s = await t.register('suspended@example.com');
     expect((await t.gql(`mutation($id: ID!) { adminLockUser(id: $id) { locked } }`, { id: s.userId }, { token: admin.token })).body.errors).toBeUndefined();
-    expect([codeOf(await attempt('suspended@example.com', 'wrong guess')), codeOf(await attempt('suspended@example.com', PASSWORD))]).toEqual(['UNAUTHENTICATED', 'LOCKED']);
+    expect([codeOf(await attempt('suspended@example.com', 'wrong guess')), codeOf(await attempt('suspended@example.com', PASSWORD))]).toEqual([
+      'UNAUTHENTICATED',
+      'LOCKED',
+    ]);
     const failures = await auditRows(t, `"userId" = $1 AND type = 'login.failed'`, [s.userId]);
     expect(failures.map((e) => [e.actorId, e.data])).toEqual([
       [null, { method: 'PASSWORD', reason: 'wrong_password' }],
@@ -142,10 +147,18 @@ describe('what else is audited', () => {
     const other = await login(t, 'busy@example.com');
     const third = await login(t, 'busy@example.com');
     await t.gql(`mutation { logout }`, {}, { token: third.token });
-    await t.gql(`mutation($input: ChangePasswordInput!) { changePassword(input: $input) }`, { input: { currentPassword: PASSWORD, newPassword: 'another passphrase' } }, { token: u.token });
+    await t.gql(
+      `mutation($input: ChangePasswordInput!) { changePassword(input: $input) }`,
+      { input: { currentPassword: PASSWORD, newPassword: 'another passphrase' } },
+      { token: u.token },
+    );
     const fresh = await login(t, 'busy@example.com', 'another passphrase');
     await t.gql(`mutation { revokeOtherSessions }`, {}, { token: fresh.token });
-    await t.gql(`mutation($id: ID!) { adminUpdateUser(id: $id, input: { name: "Busy", emailVerified: true }) { id } }`, { id: u.userId }, { token: admin.token });
+    await t.gql(
+      `mutation($id: ID!) { adminUpdateUser(id: $id, input: { name: "Busy", emailVerified: true }) { id } }`,
+      { id: u.userId },
+      { token: admin.token },
+    );
     await t.gql(`mutation($id: ID!) { adminRevokeSessions(userId: $id) }`, { id: u.userId }, { token: admin.token });
     const created = await t.gql(`mutation { adminCreateUser(input: { email: "made@example.com" }) { id } }`, {}, { token: admin.token });
 
@@ -170,7 +183,7 @@ describe('what else is audited', () => {
     const failures = await allEvents({ type: 'login.failed' }, 7);
     const stored = await auditRows(t, `type = 'login.failed'`);
     expect(failures.map((e) => e.id)).toEqual(stored.map((e) => e.id).reverse());
-    expect((await allEvents({ type: 'no.such.type' }))).toEqual([]);
+    expect(await allEvents({ type: 'no.such.type' })).toEqual([]);
     const everything = await allEvents({}, 100);
     expect(everything.map((e) => e.id)).toEqual((await auditRows(t)).map((e) => e.id).reverse());
   });
@@ -182,7 +195,8 @@ describe('what else is audited', () => {
       BEGIN RAISE EXCEPTION 'audit refused by test'; END $$;
       CREATE TRIGGER refuse_audit BEFORE INSERT ON "AuditEvent" FOR EACH ROW
         WHEN (NEW.type = 'login.succeeded') EXECUTE FUNCTION refuse_audit();`);
-    const sessions = async () => (await t.db.query(`SELECT count(*)::int AS n FROM "Session" s JOIN "User" u ON u.id = s."userId" WHERE u.email = 'atomic@example.com'`))[0].n;
+    const sessions = async () =>
+      (await t.db.query(`SELECT count(*)::int AS n FROM "Session" s JOIN "User" u ON u.id = s."userId" WHERE u.email = 'atomic@example.com'`))[0].n;
     try {
       const before = await sessions();
       const r = await t.gql(`mutation { login(input: { email: "atomic@example.com", password: "${PASSWORD}" }) { token } }`);
@@ -215,7 +229,9 @@ describe('adminAuditFeed across instances', () => {
     await a.gql(`mutation($id: ID!) { adminLockUser(id: $id) { locked } }`, { id: u.userId }, { token: boss.token });
     await eventually(() => feed.events.filter((e) => e.userId === u.userId).length >= 3, 'the events from A on B');
     expect(feed.events.filter((e) => e.userId === u.userId).map((e) => [e.type, e.actorId])).toEqual([
-      ['user.registered', null], ['user.locked', boss.userId], ['session.revoked', boss.userId],
+      ['user.registered', null],
+      ['user.locked', boss.userId],
+      ['session.revoked', boss.userId],
     ]);
   });
 });

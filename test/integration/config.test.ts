@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
-import { ConfigError, loadConfig } from '../../src/config/env.ts';
+import { loadConfig } from '../../src/config/env.ts';
+import { ConfigError } from '../../src/config/config-error.ts';
 
 // The environment contract of API.md ("Environment"): a bad value stops the start with a message
 // that names the variable, the defaults are the documented ones, and the parsed config is frozen.
@@ -62,7 +63,10 @@ describe('invalid values', () => {
 
   it('accepts the providers with a known issuer (google) or none needed (github)', () => {
     const config = loadConfig({
-      OAUTH_PROVIDERS: 'google,github', OAUTH_GOOGLE_NAME: 'Google', OAUTH_GOOGLE_CLIENT_ID: 'g', OAUTH_GITHUB_CLIENT_ID: 'gh',
+      OAUTH_PROVIDERS: 'google,github',
+      OAUTH_GOOGLE_NAME: 'Google',
+      OAUTH_GOOGLE_CLIENT_ID: 'g',
+      OAUTH_GITHUB_CLIENT_ID: 'gh',
     });
     expect(config.oauthProviders.map((p) => [p.id, p.name, p.issuer])).toEqual([
       ['google', 'Google', 'https://accounts.google.com'],
@@ -105,8 +109,10 @@ describe('defaults (API.md Environment table)', () => {
 
   it('derives CORS_ORIGINS from the origin of FRONTEND_URL unless given', () => {
     expect(loadConfig({ FRONTEND_URL: 'https://app.example.com/portal/' }).corsOrigins).toEqual(['https://app.example.com']);
-    expect(loadConfig({ FRONTEND_URL: 'https://app.example.com', CORS_ORIGINS: 'https://a.example, https://b.example' }).corsOrigins)
-      .toEqual(['https://a.example', 'https://b.example']);
+    expect(loadConfig({ FRONTEND_URL: 'https://app.example.com', CORS_ORIGINS: 'https://a.example, https://b.example' }).corsOrigins).toEqual([
+      'https://a.example',
+      'https://b.example',
+    ]);
   });
 
   it('reads booleans and lists', () => {

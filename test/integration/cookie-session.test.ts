@@ -30,14 +30,12 @@ async function signIn(email: string) {
   return { setCookie, cookie: `portcullis_session=${value}`, value, token, session };
 }
 
-const rawPost = (body: string, headers: Record<string, string>) =>
-  fetch(`${t.url}/graphql`, { method: 'POST', headers, body });
+const rawPost = (body: string, headers: Record<string, string>) => fetch(`${t.url}/graphql`, { method: 'POST', headers, body });
 
 const getMe = (cookie: string) =>
   fetch(`${t.url}/graphql?query=${encodeURIComponent('{ me { id email } }')}`, { headers: { cookie, accept: 'application/json' } });
 
-const nameOf = async (email: string) =>
-  (await t.db.query<{ name: string | null }>('SELECT name FROM "User" WHERE email = $1', [email]))[0]!.name;
+const nameOf = async (email: string) => (await t.db.query<{ name: string | null }>('SELECT name FROM "User" WHERE email = $1', [email]))[0]!.name;
 
 const sessionRow = async (id: string) =>
   (await t.db.query<{ revokedAt: Date | null; revokeReason: string | null }>('SELECT "revokedAt", "revokeReason" FROM "Session" WHERE id = $1', [id]))[0]!;
@@ -92,7 +90,10 @@ describe('CSRF (checklist 10)', () => {
   // (checklist 49), so they are refused with 415 before the cookie is even looked at.
   it.each([
     ['application/x-www-form-urlencoded', () => new URLSearchParams({ query: UPDATE }).toString()],
-    ['multipart/form-data; boundary=x', () => `--x\r\nContent-Disposition: form-data; name="operations"\r\n\r\n${JSON.stringify({ query: UPDATE })}\r\n--x--\r\n`],
+    [
+      'multipart/form-data; boundary=x',
+      () => `--x\r\nContent-Disposition: form-data; name="operations"\r\n\r\n${JSON.stringify({ query: UPDATE })}\r\n--x--\r\n`,
+    ],
   ])('refuses it sent as %s with 415; nothing changes', async (contentType, body) => {
     const { cookie } = await signIn(VICTIM);
     const response = await rawPost(body(), { cookie, 'content-type': contentType });

@@ -2,8 +2,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { MINUTE } from '../helpers/clock.ts';
 import {
-  FRONTEND_URL, LOGIN_WITH_EMAIL_CODE, MAIL_FROM, ME, REQUEST_EMAIL_CODE, emailCodeFor, emailCodeIn, fastQueue, mailJobs,
-  sendgridEnv, settledMailJobs, wrongCode,
+  FRONTEND_URL,
+  LOGIN_WITH_EMAIL_CODE,
+  MAIL_FROM,
+  ME,
+  REQUEST_EMAIL_CODE,
+  emailCodeFor,
+  emailCodeIn,
+  fastQueue,
+  mailJobs,
+  sendgridEnv,
+  settledMailJobs,
+  wrongCode,
 } from '../helpers/passwordless.ts';
 import { linkIn, startSendgridFake, type SendgridFake } from '../helpers/sendgrid-fake.ts';
 import { eventually } from '../helpers/eventually.ts';
@@ -37,8 +47,7 @@ async function app(options: Parameters<typeof startTestApp>[0]): Promise<TestApp
   extra.push(started);
   return started;
 }
-const userRows = (db: TestApp['db'], email: string) =>
-  db.query(`SELECT id, "emailVerified", "passwordHash" FROM "User" WHERE email = $1`, [email]);
+const userRows = (db: TestApp['db'], email: string) => db.query(`SELECT id, "emailVerified", "passwordHash" FROM "User" WHERE email = $1`, [email]);
 
 describe('through SendGrid', () => {
   it('request -> the fake receives a 6-digit code and a FRONTEND_URL link -> login with the code -> me answers', async () => {
@@ -84,7 +93,7 @@ describe('through SendGrid', () => {
     const { userId } = await t.register(email);
     const code = await emailCodeFor(t, fake, email);
     const login = await t.gql(LOGIN_WITH_EMAIL_CODE, { email: 'UNVERIFIED-ec@example.com', code: ` ${code} ` });
-    expect(login.body.data.loginWithEmailCode.user).toMatchObject({ id: userId, emailVerified: true, });
+    expect(login.body.data.loginWithEmailCode.user).toMatchObject({ id: userId, emailVerified: true });
     expect(login.body.data.loginWithEmailCode.session.method).toBe('EMAIL_CODE');
     expect(await userRows(t.db, email)).toMatchObject([{ id: userId, emailVerified: true }]);
   });
@@ -238,12 +247,16 @@ describe('through the dev outbox (no SENDGRID_API_KEY)', () => {
     const email = 'outbox-ec@example.com';
     const requestedAt = dev.logs.length;
     expect((await dev.gql(REQUEST_EMAIL_CODE, { email })).body).toEqual({ data: { requestEmailCode: true } });
-    const mail = await eventually(async () => {
-      const response = await fetch(`${dev.url}/dev/outbox`, { headers: { accept: 'application/json' } });
-      expect(response.status).toBe(200);
-      const { mails } = (await response.json()) as { mails: Array<Record<string, string>> };
-      return mails.find((m) => m.to === email);
-    }, 'the mail in the dev outbox', 15_000);
+    const mail = await eventually(
+      async () => {
+        const response = await fetch(`${dev.url}/dev/outbox`, { headers: { accept: 'application/json' } });
+        expect(response.status).toBe(200);
+        const { mails } = (await response.json()) as { mails: Array<Record<string, string>> };
+        return mails.find((m) => m.to === email);
+      },
+      'the mail in the dev outbox',
+      15_000,
+    );
     expect(mail).toMatchObject({ template: 'email-code', to: email });
     const code = emailCodeIn(mail.text!);
     dev.rememberSecret(code);

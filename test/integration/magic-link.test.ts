@@ -1,8 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import {
-  FRONTEND_URL, LOGIN_WITH_MAGIC_LINK, MAIL_FROM, ME, REQUEST_MAGIC_LINK, fastQueue, magicLinkFor, magicLinkTokenIn,
-  mailJobs, sendgridEnv, settledMailJobs,
+  FRONTEND_URL,
+  LOGIN_WITH_MAGIC_LINK,
+  MAIL_FROM,
+  ME,
+  REQUEST_MAGIC_LINK,
+  fastQueue,
+  magicLinkFor,
+  magicLinkTokenIn,
+  mailJobs,
+  sendgridEnv,
+  settledMailJobs,
 } from '../helpers/passwordless.ts';
 import { linkIn, startSendgridFake, type SendgridFake } from '../helpers/sendgrid-fake.ts';
 import { eventually } from '../helpers/eventually.ts';
@@ -36,18 +45,14 @@ async function app(options: Parameters<typeof startTestApp>[0]): Promise<TestApp
   extra.push(started);
   return started;
 }
-const userRows = (db: TestApp['db'], email: string) =>
-  db.query(`SELECT id, "emailVerified", "passwordHash" FROM "User" WHERE email = $1`, [email]);
+const userRows = (db: TestApp['db'], email: string) => db.query(`SELECT id, "emailVerified", "passwordHash" FROM "User" WHERE email = $1`, [email]);
 
 describe('through SendGrid', () => {
   it('two links of a new address used at once both sign in, to one account (the loser of the creation race retries)', async () => {
     const email = 'twice-new@example.com';
     const first = await magicLinkFor(t, fake, email);
     const second = await magicLinkFor(t, fake, email);
-    const [a, b] = await Promise.all([
-      t.gql(LOGIN_WITH_MAGIC_LINK, { email, token: first }),
-      t.gql(LOGIN_WITH_MAGIC_LINK, { email, token: second }),
-    ]);
+    const [a, b] = await Promise.all([t.gql(LOGIN_WITH_MAGIC_LINK, { email, token: first }), t.gql(LOGIN_WITH_MAGIC_LINK, { email, token: second })]);
     expect(a.body.errors).toBeUndefined();
     expect(b.body.errors).toBeUndefined();
     expect(a.body.data.loginWithMagicLink.user.id).toBe(b.body.data.loginWithMagicLink.user.id);
@@ -99,7 +104,7 @@ describe('through SendGrid', () => {
     expect(await userRows(t.db, email)).toMatchObject([{ emailVerified: false }]);
     const token = await magicLinkFor(t, fake, email);
     const login = await t.gql(LOGIN_WITH_MAGIC_LINK, { email: ' Unverified-ML@Example.com ', token });
-    expect(login.body.data.loginWithMagicLink.user).toMatchObject({ id: userId, email, emailVerified: true, });
+    expect(login.body.data.loginWithMagicLink.user).toMatchObject({ id: userId, email, emailVerified: true });
     expect(login.body.data.loginWithMagicLink.session.method).toBe('MAGIC_LINK');
     expect(await userRows(t.db, email)).toMatchObject([{ id: userId, emailVerified: true }]);
   });

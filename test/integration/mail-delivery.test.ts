@@ -5,8 +5,15 @@ import { createDb, type Db } from '../../src/platform/db.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { DAY, MINUTE } from '../helpers/clock.ts';
 import {
-  LOGIN_WITH_MAGIC_LINK, REQUEST_EMAIL_CODE, REQUEST_MAGIC_LINK, emailCodeIn, fastQueue, magicLinkFor, magicLinkTokenIn,
-  sendgridEnv, settledMailJobs,
+  LOGIN_WITH_MAGIC_LINK,
+  REQUEST_EMAIL_CODE,
+  REQUEST_MAGIC_LINK,
+  emailCodeIn,
+  fastQueue,
+  magicLinkFor,
+  magicLinkTokenIn,
+  sendgridEnv,
+  settledMailJobs,
 } from '../helpers/passwordless.ts';
 import { startSendgridFake, type SendgridFake } from '../helpers/sendgrid-fake.ts';
 import { eventually } from '../helpers/eventually.ts';
@@ -41,10 +48,9 @@ afterAll(async () => {
 });
 
 const mailRows = (email: string) =>
-  t.db.query<{ id: string; status: string; attempts: number; template: string }>(
-    `SELECT id, status::text, attempts, template FROM "Mail" WHERE "to" = $1`,
-    [email],
-  );
+  t.db.query<{ id: string; status: string; attempts: number; template: string }>(`SELECT id, status::text, attempts, template FROM "Mail" WHERE "to" = $1`, [
+    email,
+  ]);
 
 describe('retries', () => {
   it('SendGrid answers 500 three times then 202: the mail is delivered once, the API answer is unchanged, /metrics shows the failures', async () => {
@@ -88,19 +94,22 @@ describe('retries', () => {
     try {
       const r = await t.gql(REQUEST_EMAIL_CODE, { email });
       expect(r.body).toEqual({ data: { requestEmailCode: true } });
-      const [row] = await eventually(async () => {
-        const rows = await mailRows(email);
-        return rows[0]?.status === 'FAILED' ? rows : undefined;
-      }, 'the mail to be given up', 25_000);
+      const [row] = await eventually(
+        async () => {
+          const rows = await mailRows(email);
+          return rows[0]?.status === 'FAILED' ? rows : undefined;
+        },
+        'the mail to be given up',
+        25_000,
+      );
       expect(row).toMatchObject({ status: 'FAILED', attempts: 4, template: 'email-code' });
       const requests = fake.requests.filter((m) => m.to === email);
       expect(requests.map((m) => m.status)).toEqual([500, 500, 500, 500]);
       for (const m of requests) t.rememberSecret(emailCodeIn(m.text));
       expect(await settledMailJobs(t.db, email, 1)).toEqual([{ state: 'failed', template: 'email-code' }]);
-      const dead = await t.db.query(
-        `SELECT state::text, data->>'mailId' AS "mailId" FROM pgboss.job WHERE name = 'send-mail-dead' AND data->>'email' = $1`,
-        [email],
-      );
+      const dead = await t.db.query(`SELECT state::text, data->>'mailId' AS "mailId" FROM pgboss.job WHERE name = 'send-mail-dead' AND data->>'email' = $1`, [
+        email,
+      ]);
       expect(dead).toEqual([{ state: 'completed', mailId: row!.id }]);
       expect(await metric(t, 'portcullis_mail_sent_total', { template: 'email-code', result: 'failure' })).toBe(4);
       expect(await metric(t, 'portcullis_mail_sent_total', { template: 'email-code', result: 'dead' })).toBe(1);

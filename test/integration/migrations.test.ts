@@ -30,7 +30,9 @@ it('applies every migration once and records it in _prisma_migrations as Prisma 
   const db = await emptyDatabase();
   const migrations = await readMigrations();
   expect(await applyMigrations(db.url)).toEqual(migrations.map((m) => m.name));
-  const rows = await db.query('SELECT migration_name, checksum, finished_at, applied_steps_count, rolled_back_at FROM "_prisma_migrations" ORDER BY migration_name');
+  const rows = await db.query(
+    'SELECT migration_name, checksum, finished_at, applied_steps_count, rolled_back_at FROM "_prisma_migrations" ORDER BY migration_name',
+  );
   expect(rows).toHaveLength(migrations.length);
   for (const [i, m] of migrations.entries()) {
     expect(rows[i]).toMatchObject({ migration_name: m.name, applied_steps_count: 1, rolled_back_at: null });

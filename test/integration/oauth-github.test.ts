@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config/env.ts';
+import { loadConfig } from '../../src/config/env.ts';
+import { ConfigError } from '../../src/config/config-error.ts';
 import { relaxedRateLimits, startTestApp, type TestApp } from '../helpers/app.ts';
 import { newCodeVerifier } from '../helpers/browser.ts';
 import { startGitHubStandIn, type GitHubStandIn } from '../helpers/github-stand-in.ts';
@@ -178,8 +179,6 @@ describe('GitHub configuration', () => {
   });
 
   it('refuses an http issuer that is not on loopback', () => {
-    expect(() => loadConfig({ OAUTH_PROVIDERS: 'corp', OAUTH_CORP_CLIENT_ID: 'x', OAUTH_CORP_ISSUER: 'http://sso.example.com' })).toThrow(
-      /OAUTH_CORP_ISSUER/,
-    );
+    expect(() => loadConfig({ OAUTH_PROVIDERS: 'corp', OAUTH_CORP_CLIENT_ID: 'x', OAUTH_CORP_ISSUER: 'http://sso.example.com' })).toThrow(/OAUTH_CORP_ISSUER/);
   });
 });

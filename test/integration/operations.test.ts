@@ -18,11 +18,20 @@ it.each(files)('operations/%s is valid against the schema', (file) => {
 
 it('covers every flow a mail or a revocation finishes (magic link, email code, reset, verification, sessionRevoked)', () => {
   const names = new Set(
-    files.flatMap((f) => parse(readFileSync(new URL(f, dir), 'utf8')).definitions.flatMap((d) => (d.kind === 'OperationDefinition' && d.name ? [d.name.value] : []))),
+    files.flatMap((f) =>
+      parse(readFileSync(new URL(f, dir), 'utf8')).definitions.flatMap((d) => (d.kind === 'OperationDefinition' && d.name ? [d.name.value] : [])),
+    ),
   );
   const flows = [
-    'RequestMagicLink', 'LoginWithMagicLink', 'RequestEmailCode', 'LoginWithEmailCode', 'RequestPasswordReset', 'ResetPassword',
-    'RequestEmailVerification', 'VerifyEmail', 'SessionRevoked',
+    'RequestMagicLink',
+    'LoginWithMagicLink',
+    'RequestEmailCode',
+    'LoginWithEmailCode',
+    'RequestPasswordReset',
+    'ResetPassword',
+    'RequestEmailVerification',
+    'VerifyEmail',
+    'SessionRevoked',
   ];
   expect(flows.filter((name) => !names.has(name))).toEqual([]);
 });

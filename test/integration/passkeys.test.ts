@@ -3,8 +3,17 @@ import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { auditRows, makeAdmin } from '../helpers/admin.ts';
 import { mailJobs } from '../helpers/passwordless.ts';
 import {
-  DELETE_PASSKEY, FINISH_REGISTRATION, MY_PASSKEYS, ORIGIN, RP_ID, passkeyEnv, passkeyLogin, registerPasskey, signInState,
-  startRegistration, startSignIn,
+  DELETE_PASSKEY,
+  FINISH_REGISTRATION,
+  MY_PASSKEYS,
+  ORIGIN,
+  RP_ID,
+  passkeyEnv,
+  passkeyLogin,
+  registerPasskey,
+  signInState,
+  startRegistration,
+  startSignIn,
 } from '../helpers/passkeys.ts';
 import { codeOf, enrolledUser, passwordLogin } from '../helpers/second-factor.ts';
 import { eventually } from '../helpers/eventually.ts';
@@ -45,19 +54,30 @@ describe('registration', () => {
     const again = JSON.parse((await startRegistration(t, token)).options);
     expect(again.excludeCredentials).toEqual([{ id: authenticator.credentials[0]!.idText, type: 'public-key', transports: ['internal'] }]);
     expect((await auditRows(t, `type = 'passkey.registered' AND "userId" = $1`, [userId]))[0]!.data).toEqual({ passkeyId: id, name: 'Work laptop' });
-    const jobs = await eventually(async () => (await mailJobs(t.db, 'reg@example.com')).filter((j) => j.template === 'passkey-added'), 'the passkey-added mail job', 15_000);
+    const jobs = await eventually(
+      async () => (await mailJobs(t.db, 'reg@example.com')).filter((j) => j.template === 'passkey-added'),
+      'the passkey-added mail job',
+      15_000,
+    );
     expect(jobs).toHaveLength(1);
-    const mail = await eventually(async () =>
-      (await t.db.query(`SELECT subject FROM "DevOutboxMail" WHERE "to" = $1 AND subject LIKE '%passkey%'`, ['reg@example.com']))[0], 'the passkey notice in the outbox', 15_000);
+    const mail = await eventually(
+      async () => (await t.db.query(`SELECT subject FROM "DevOutboxMail" WHERE "to" = $1 AND subject LIKE '%passkey%'`, ['reg@example.com']))[0],
+      'the passkey notice in the outbox',
+      15_000,
+    );
     expect(mail).toEqual({ subject: 'A passkey was added to your account' });
   });
 
-  it('refuses a response to another account\'s challenge, another origin, or without user verification; nothing is kept', async () => {
+  it("refuses a response to another account's challenge, another origin, or without user verification; nothing is kept", async () => {
     const a = await t.register('reg-a@example.com');
     const b = await t.register('reg-b@example.com');
     const authenticator = new SoftwareAuthenticator(ORIGIN);
     const ofA = await startRegistration(t, a.token);
-    const stolen = await t.gql(FINISH_REGISTRATION, { input: { challengeId: ofA.challengeId, response: authenticator.register(ofA.options).response } }, { token: b.token });
+    const stolen = await t.gql(
+      FINISH_REGISTRATION,
+      { input: { challengeId: ofA.challengeId, response: authenticator.register(ofA.options).response } },
+      { token: b.token },
+    );
     expect(codeOf(stolen)).toBe('TOKEN_INVALID');
 
     for (const bend of [{ origin: 'https://evil.example' }, { rpId: 'evil.example' }, { unverified: true }]) {
@@ -67,11 +87,16 @@ describe('registration', () => {
       expect(codeOf(r), JSON.stringify(bend)).toBe('TOKEN_INVALID');
     }
     const garbled = await startRegistration(t, a.token);
-    expect(codeOf(await t.gql(FINISH_REGISTRATION, { input: { challengeId: garbled.challengeId, response: '{not json' } }, { token: a.token })))
-      .toBe('BAD_USER_INPUT');
+    expect(codeOf(await t.gql(FINISH_REGISTRATION, { input: { challengeId: garbled.challengeId, response: '{not json' } }, { token: a.token }))).toBe(
+      'BAD_USER_INPUT',
+    );
     expect(await t.db.query(`SELECT 1 FROM "Passkey" WHERE "userId" IN ($1, $2)`, [a.userId, b.userId])).toEqual([]);
     // A's challenge was not spent by B's attempt: A can still finish with it.
-    const r = await t.gql(FINISH_REGISTRATION, { input: { challengeId: ofA.challengeId, response: authenticator.register(ofA.options).response } }, { token: a.token });
+    const r = await t.gql(
+      FINISH_REGISTRATION,
+      { input: { challengeId: ofA.challengeId, response: authenticator.register(ofA.options).response } },
+      { token: a.token },
+    );
     expect(r.body.errors).toBeUndefined();
   });
 
@@ -93,8 +118,11 @@ describe('registration', () => {
     );
     const authenticator = new SoftwareAuthenticator(ORIGIN);
     const ceremonies = await Promise.all([1, 2, 3].map(() => startRegistration(t, token)));
-    const results = await Promise.all(ceremonies.map((c) =>
-      t.gql(FINISH_REGISTRATION, { input: { challengeId: c.challengeId, response: authenticator.register(c.options).response } }, { token })));
+    const results = await Promise.all(
+      ceremonies.map((c) =>
+        t.gql(FINISH_REGISTRATION, { input: { challengeId: c.challengeId, response: authenticator.register(c.options).response } }, { token }),
+      ),
+    );
     expect(results.map(codeOf).sort()).toEqual(['CONFLICT', undefined, undefined].sort());
     expect(await t.db.query(`SELECT 1 FROM "Passkey" WHERE "userId" = $1`, [userId])).toHaveLength(20);
     expect(codeOf(await t.gql(`mutation { startPasskeyRegistration { challengeId } }`, undefined, { token }))).toBe('CONFLICT');
@@ -155,7 +183,7 @@ describe('sign-in', () => {
 });
 
 describe('managing passkeys', () => {
-  it('lets a user delete only their own passkeys, and an admin see and delete anyone\'s', async () => {
+  it("lets a user delete only their own passkeys, and an admin see and delete anyone's", async () => {
     const owner = await t.register('owner@example.com');
     const other = await t.register('other@example.com');
     const admin = await makeAdmin(t, 'pk-admin@example.com');
@@ -167,7 +195,9 @@ describe('managing passkeys', () => {
     expect((await t.gql(DELETE_PASSKEY, { id: 'not-an-id' }, { token: other.token })).body.data.deletePasskey).toBe(false);
     expect((await t.gql(DELETE_PASSKEY, { id: first }, { token: owner.token })).body.data.deletePasskey).toBe(true);
     expect((await t.gql(DELETE_PASSKEY, { id: first }, { token: owner.token })).body.data.deletePasskey).toBe(false);
-    expect((await auditRows(t, `type = 'passkey.deleted' AND "userId" = $1`, [owner.userId])).map((e) => e.data)).toEqual([{ passkeyId: first, name: 'Phone' }]);
+    expect((await auditRows(t, `type = 'passkey.deleted' AND "userId" = $1`, [owner.userId])).map((e) => e.data)).toEqual([
+      { passkeyId: first, name: 'Phone' },
+    ]);
 
     const seen = await t.gql(`query($id: ID) { adminUser(id: $id) { passkeys { id name } } }`, { id: owner.userId }, { token: admin.token });
     expect(seen.body.data.adminUser.passkeys).toEqual([{ id: second, name: 'Key' }]);

@@ -20,14 +20,12 @@ afterAll(() => t.close());
 
 const login = (email: string, password: string, app = t) => app.gql(LOGIN, { input: { email, password } });
 async function userRow(email: string) {
-  const [row] = await t.db.query(
-    `SELECT id, "passwordHash", ("lockedUntil" AT TIME ZONE 'UTC') AS "lockedUntil", "lockReason" FROM "User" WHERE email = $1`,
-    [email],
-  );
+  const [row] = await t.db.query(`SELECT id, "passwordHash", ("lockedUntil" AT TIME ZONE 'UTC') AS "lockedUntil", "lockReason" FROM "User" WHERE email = $1`, [
+    email,
+  ]);
   return row;
 }
-const sessionsOf = (userId: string) =>
-  t.db.query(`SELECT id, "revokedAt", "revokeReason" FROM "Session" WHERE "userId" = $1 ORDER BY id`, [userId]);
+const sessionsOf = (userId: string) => t.db.query(`SELECT id, "revokedAt", "revokeReason" FROM "Session" WHERE "userId" = $1 ORDER BY id`, [userId]);
 const loginCounter = (result: string) => metric(t, 'portcullis_logins_total', { method: 'PASSWORD', result });
 function expectCode(r: GqlResult, code: string, status: number) {
   expect(r.body.errors?.[0]?.extensions.code).toBe(code);

@@ -3,9 +3,7 @@ import { startTestApp, type GqlResult, type TestApp } from '../helpers/app.ts';
 import { FakeClock, MINUTE } from '../helpers/clock.ts';
 import { settlesWithin } from '../helpers/realtime.ts';
 import { eventually } from '../helpers/eventually.ts';
-import {
-  LOGIN, RESET, expectCode, expectDead, fastMail, holdAfter, lockWaits as lockWaitsOf, sessionsOf, unlimitedRecovery,
-} from '../helpers/recovery.ts';
+import { LOGIN, RESET, expectCode, expectDead, fastMail, holdAfter, lockWaits as lockWaitsOf, sessionsOf, unlimitedRecovery } from '../helpers/recovery.ts';
 
 // Issue 5, acceptance: "A reset racing with a login of the same user never leaves a session alive
 // that was created before the reset committed." A password login and a magic-link login each race
@@ -197,7 +195,10 @@ describe('a magic-link login racing resetPassword', () => {
       await expectDead(t, earlier.token);
       const rows = await sessionsOf(t, user.userId);
       expect(rows.find((s) => s.id === earlier.session.id)!.revokeReason).toBe('PASSWORD_RESET');
-      expect(rows.filter((s) => s.revokedAt === null), `round ${round}: a session is alive`).toEqual([]);
+      expect(
+        rows.filter((s) => s.revokedAt === null),
+        `round ${round}: a session is alive`,
+      ).toEqual([]);
       const payload = raced.body.data?.loginWithMagicLink;
       if (payload) {
         outcomes.revoked++;

@@ -4,8 +4,25 @@ import { DAY, HOUR, MINUTE } from '../helpers/clock.ts';
 import { startSendgridFake, type SendgridFake } from '../helpers/sendgrid-fake.ts';
 import { eventually } from '../helpers/eventually.ts';
 import {
-  CHANGE, LOGIN, ME, REQUEST_RESET, REQUEST_VERIFICATION, RESET, VERIFY, expectCode, expectDead, fastMail, holdAfter, jobsDone,
-  lockWaits, sessionsOf, tokenIn, tokenRow, tokenRowsOf, unlimitedRecovery, userRow,
+  CHANGE,
+  LOGIN,
+  ME,
+  REQUEST_RESET,
+  REQUEST_VERIFICATION,
+  RESET,
+  VERIFY,
+  expectCode,
+  expectDead,
+  fastMail,
+  holdAfter,
+  jobsDone,
+  lockWaits,
+  sessionsOf,
+  tokenIn,
+  tokenRow,
+  tokenRowsOf,
+  unlimitedRecovery,
+  userRow,
 } from '../helpers/recovery.ts';
 import { mailJobs } from '../helpers/passwordless.ts';
 

@@ -24,8 +24,15 @@ function expectedType(model: string, field: { name: string; type: string }): str
   if (line.includes('@db.Uuid')) return 'uuid';
   if (enumNames.has(field.type)) return field.type;
   const scalar: Record<string, string> = {
-    String: 'text', Int: 'integer', BigInt: 'bigint', Boolean: 'boolean', DateTime: 'timestamp without time zone',
-    Float: 'double precision', Json: 'jsonb', Bytes: 'bytea', Decimal: 'numeric',
+    String: 'text',
+    Int: 'integer',
+    BigInt: 'bigint',
+    Boolean: 'boolean',
+    DateTime: 'timestamp without time zone',
+    Float: 'double precision',
+    Json: 'jsonb',
+    Bytes: 'bytea',
+    Decimal: 'numeric',
   };
   return scalar[field.type] ?? `unknown ${field.type}`;
 }
@@ -100,8 +107,6 @@ it('has the enums of schema.prisma with the same values', async () => {
        FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid GROUP BY t.typname`,
   );
   const actual = Object.fromEntries(rows.map((r) => [r.name, r.values]));
-  const expected = Object.fromEntries(
-    [...schemaText.matchAll(/^enum (\w+) \{([^}]*)\}/gm)].map((m) => [m[1], m[2]!.split(/\s+/).filter(Boolean)]),
-  );
+  const expected = Object.fromEntries([...schemaText.matchAll(/^enum (\w+) \{([^}]*)\}/gm)].map((m) => [m[1], m[2]!.split(/\s+/).filter(Boolean)]));
   expect(actual).toEqual(expected);
 });

@@ -10,9 +10,17 @@ it('schema.graphql matches the Pothos schema (run `npm run schema:print` after c
 it('schema.graphql holds the names API.md fixes for this part of the contract', () => {
   const schema = printedSchema();
   for (const name of [
-    'me: User', 'mySessions: [Session!]!', 'register(input: RegisterInput!): AuthPayload!', 'login(input: LoginInput!): AuthPayload!',
-    'logout: Boolean!', 'updateProfile(input: UpdateProfileInput!): User!', 'changePassword(input: ChangePasswordInput!): Boolean!',
-    'revokeSession(id: ID!): Boolean!', 'revokeOtherSessions: Int!', 'hasPassword: Boolean!', 'current: Boolean!',
+    'me: User',
+    'mySessions: [Session!]!',
+    'register(input: RegisterInput!): AuthPayload!',
+    'login(input: LoginInput!): AuthPayload!',
+    'logout: Boolean!',
+    'updateProfile(input: UpdateProfileInput!): User!',
+    'changePassword(input: ChangePasswordInput!): Boolean!',
+    'revokeSession(id: ID!): Boolean!',
+    'revokeOtherSessions: Int!',
+    'hasPassword: Boolean!',
+    'current: Boolean!',
   ]) {
     expect(schema).toContain(name);
   }

@@ -17,9 +17,12 @@ afterAll(async () => {
 
 const left = async (token: string) => (await t.gql(ME, {}, { token })).body.data.me.recoveryCodesLeft;
 const sessionRow = async (id: string) =>
-  (await t.db.query<{ revokeReason: string | null; secondFactorFailures: number }>(
-    `SELECT "revokeReason", "secondFactorFailures" FROM "Session" WHERE id = $1`, [id],
-  ))[0]!;
+  (
+    await t.db.query<{ revokeReason: string | null; secondFactorFailures: number }>(
+      `SELECT "revokeReason", "secondFactorFailures" FROM "Session" WHERE id = $1`,
+      [id],
+    )
+  )[0]!;
 
 describe('recovery codes', () => {
   it('each works once, the count goes down, and a new set voids the old one', async () => {

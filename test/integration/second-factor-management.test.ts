@@ -3,9 +3,7 @@ import { TEST_ENCRYPTION_KEY, startTestApp, type TestApp } from '../helpers/app.
 import { makeAdmin, type SignedIn } from '../helpers/admin.ts';
 import { databaseAsText } from '../helpers/passwordless.ts';
 import { eventually } from '../helpers/eventually.ts';
-import {
-  COMPLETE, CONFIRM_TOTP, DISABLE, ME, PASSWORD, START_TOTP, codeAt, codeOf, enrolledUser, nextStep, passwordLogin,
-} from '../helpers/second-factor.ts';
+import { COMPLETE, CONFIRM_TOTP, DISABLE, ME, PASSWORD, START_TOTP, codeAt, codeOf, enrolledUser, nextStep, passwordLogin } from '../helpers/second-factor.ts';
 import { CREATE } from '../helpers/webhook-receiver.ts';
 
 // Issue 15: turning the factor off (by the user with a code, by an admin), what each change
@@ -19,7 +17,11 @@ let admin: SignedIn;
 beforeAll(async () => {
   t = await startTestApp();
   admin = await makeAdmin(t, 'admin-2fa@example.com');
-  const hook = await t.gql(CREATE, { input: { url: 'http://127.0.0.1:9/hook', events: ['second_factor.enabled', 'second_factor.disabled'] } }, { token: admin.token });
+  const hook = await t.gql(
+    CREATE,
+    { input: { url: 'http://127.0.0.1:9/hook', events: ['second_factor.enabled', 'second_factor.disabled'] } },
+    { token: admin.token },
+  );
   expect(hook.body.errors).toBeUndefined();
 });
 afterAll(async () => {
@@ -29,7 +31,11 @@ afterAll(async () => {
 const liveSessions = async (userId: string) =>
   (await t.db.query<{ id: string }>(`SELECT id FROM "Session" WHERE "userId" = $1 AND "revokedAt" IS NULL`, [userId])).map((r) => r.id);
 const revokeReasons = async (userId: string) =>
-  (await t.db.query<{ reason: string }>(`SELECT DISTINCT "revokeReason"::text AS reason FROM "Session" WHERE "userId" = $1 AND "revokedAt" IS NOT NULL`, [userId])).map((r) => r.reason);
+  (
+    await t.db.query<{ reason: string }>(`SELECT DISTINCT "revokeReason"::text AS reason FROM "Session" WHERE "userId" = $1 AND "revokedAt" IS NOT NULL`, [
+      userId,
+    ])
+  ).map((r) => r.reason);
 const auditTypes = async (userId: string) =>
   (await t.db.query<{ type: string }>(`SELECT type FROM "AuditEvent" WHERE "userId" = $1 ORDER BY id`, [userId])).map((r) => r.type);
 const webhookEvents = async (userId: string) =>
@@ -64,7 +70,11 @@ describe('the secret at rest and in the logs', () => {
     // Sign in and complete, so the logs have seen every step; none of them holds the secret or a code.
     nextStep(t.clock);
     const pending2 = await passwordLogin(t, email);
-    await t.gql(`mutation($code: String!) { completeSecondFactor(input: { code: $code }) { token } }`, { code: codeAt(secret, t.clock) }, { token: pending2.token });
+    await t.gql(
+      `mutation($code: String!) { completeSecondFactor(input: { code: $code }) { token } }`,
+      { code: codeAt(secret, t.clock) },
+      { token: pending2.token },
+    );
     expect(t.logs.length).toBeGreaterThan(0);
     for (const value of [secret, ...codes]) expect(t.logs.some((line) => line.includes(value))).toBe(false);
     expect(t.leakedSecrets()).toEqual([]);
@@ -90,9 +100,9 @@ describe('turning it off', () => {
     expect((await passwordLogin(t, email)).pending).toBe(false);
     expect(codeOf(await t.gql(DISABLE, { code: codeAt(secret, t.clock) }, { token }))).toBe('CONFLICT');
 
-    expect(await auditTypes(userId)).toEqual(expect.arrayContaining([
-      'second_factor.enrollment_started', 'second_factor.enabled', 'second_factor.disabled', 'session.revoked',
-    ]));
+    expect(await auditTypes(userId)).toEqual(
+      expect.arrayContaining(['second_factor.enrollment_started', 'second_factor.enabled', 'second_factor.disabled', 'session.revoked']),
+    );
     expect(await webhookEvents(userId)).toEqual(['second_factor.enabled', 'second_factor.disabled']);
     const notices = async () => (await outbox(email)).map((m) => m.subject).filter((s) => s.startsWith('Two-step'));
     const mails = await eventually(async () => ((await notices()).length >= 2 ? notices() : undefined), 'two notices', 15_000);
@@ -106,7 +116,11 @@ describe('turning it off', () => {
     expect(codeOf(await t.gql(RESET, { userId }, { token }))).toBe('FORBIDDEN');
     expect(codeOf(await t.gql(RESET, { userId: 'not-an-id' }, { token: admin.token }))).toBe('BAD_USER_INPUT');
 
-    const before = await t.gql(`query($id: ID!) { adminUser(id: $id) { user { recoveryCodesLeft secondFactorEnabled } } }`, { id: userId }, { token: admin.token });
+    const before = await t.gql(
+      `query($id: ID!) { adminUser(id: $id) { user { recoveryCodesLeft secondFactorEnabled } } }`,
+      { id: userId },
+      { token: admin.token },
+    );
     expect(before.body.data.adminUser.user).toEqual({ recoveryCodesLeft: 10, secondFactorEnabled: true });
     const reset = await t.gql(RESET, { userId }, { token: admin.token });
     expect(reset.body.data.adminResetSecondFactor).toEqual({ user: { id: userId, secondFactorEnabled: false, recoveryCodesLeft: 0 }, sessions: [] });

@@ -3,9 +3,7 @@ import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { newCodeVerifier } from '../helpers/browser.ts';
 import { createBrowser, followCallback, freePort, startOidcProvider, type TestOidcProvider } from '../helpers/oidc-provider.ts';
 import { FRONTEND_URL, emailCodeFor, fastQueue, magicLinkFor, sendgridEnv } from '../helpers/passwordless.ts';
-import {
-  COMPLETE, CONFIRM_TOTP, ME, PASSWORD, START_TOTP, codeAt, codeOf, nextStep, passwordLogin,
-} from '../helpers/second-factor.ts';
+import { COMPLETE, CONFIRM_TOTP, ME, PASSWORD, START_TOTP, codeAt, codeOf, nextStep, passwordLogin } from '../helpers/second-factor.ts';
 import { startSendgridFake, type SendgridFake } from '../helpers/sendgrid-fake.ts';
 
 // Every first-factor method stops at the second factor (issue 15): magic link, email code and
@@ -33,7 +31,10 @@ beforeAll(async () => {
     port,
     configure: fastQueue,
     env: {
-      ...sendgridEnv(fake, 'requestMagicLink=1000/1h:IP,1000/15m:EMAIL;requestEmailCode=1000/1h:IP,1000/15m:EMAIL;startOAuth=1000/15m:IP;completeOAuth=1000/15m:IP'),
+      ...sendgridEnv(
+        fake,
+        'requestMagicLink=1000/1h:IP,1000/15m:EMAIL;requestEmailCode=1000/1h:IP,1000/15m:EMAIL;startOAuth=1000/15m:IP;completeOAuth=1000/15m:IP',
+      ),
       PUBLIC_URL: `http://127.0.0.1:${port}`,
       OAUTH_PROVIDERS: 'corp',
       ...corp.env('corp'),

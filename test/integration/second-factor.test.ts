@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { SESSION_REVOKED } from '../helpers/realtime.ts';
-import {
-  COMPLETE, CONFIRM_TOTP, ME, PASSWORD, START_TOTP, codeAt, codeOf, nextStep, passwordLogin, sseFirstResult,
-} from '../helpers/second-factor.ts';
+import { COMPLETE, CONFIRM_TOTP, ME, PASSWORD, START_TOTP, codeAt, codeOf, nextStep, passwordLogin, sseFirstResult } from '../helpers/second-factor.ts';
 import { connectWs } from '../../scripts/ws-connection.ts';
 
 // Acceptance of issue 15, the full story: enrol, sign in by password (pending), the pending
@@ -105,7 +103,10 @@ describe('the full story', () => {
     const done = await a.gql(COMPLETE, { code }, { token });
     expect(done.body.errors).toBeUndefined();
     expect(done.body.data.completeSecondFactor).toMatchObject({
-      token, secondFactorRequired: false, user: { email }, session: { id: login.session.id, secondFactor: 'TOTP', secondFactorPending: false },
+      token,
+      secondFactorRequired: false,
+      user: { email },
+      session: { id: login.session.id, secondFactor: 'TOTP', secondFactorPending: false },
     });
     expect((await a.gql(MY_SESSIONS, {}, { token })).body.data.mySessions.length).toBeGreaterThan(0);
     // Access tokens say both factors were given (RFC 8176: password, one-time password, mfa).

@@ -33,8 +33,7 @@ async function sessionRow(id: string) {
   return row;
 }
 /** Every session's revocation and activity columns, to prove that a call wrote nothing. */
-const snapshot = () =>
-  t.db.query(`SELECT id, "revokedAt", "revokeReason", "lastSeenAt", "idleExpiresAt" FROM "Session" ORDER BY id`);
+const snapshot = () => t.db.query(`SELECT id, "revokedAt", "revokeReason", "lastSeenAt", "idleExpiresAt" FROM "Session" ORDER BY id`);
 
 function expectUnauthenticated(r: GqlResult) {
   expect(r.status).toBe(401);

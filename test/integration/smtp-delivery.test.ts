@@ -74,14 +74,24 @@ describe('SMTP_URL', () => {
 });
 
 describe('the SMTP mailer', () => {
-  const mail = { id: '00000000-0000-4000-8000-000000000001', template: 'magic-link', from: MAIL_FROM, to: 'tls@example.com', subject: 'Hello', text: 'plain body', html: '<p>html body</p>' };
+  const mail = {
+    id: '00000000-0000-4000-8000-000000000001',
+    template: 'magic-link',
+    from: MAIL_FROM,
+    to: 'tls@example.com',
+    subject: 'Hello',
+    text: 'plain body',
+    html: '<p>html body</p>',
+  };
 
   it('speaks TLS from the first byte on an smtps:// URL', async () => {
     const secure = await startSmtpRelay({ secure: true, auth });
     try {
       expect(secure.url).toMatch(/^smtps:\/\//);
       await createSmtpMailer({ url: secure.url }).send(mail);
-      expect(secure.mails).toMatchObject([{ to: ['tls@example.com'], subject: 'Hello', text: 'plain body', html: '<p>html body</p>', secure: true, user: auth.user }]);
+      expect(secure.mails).toMatchObject([
+        { to: ['tls@example.com'], subject: 'Hello', text: 'plain body', html: '<p>html body</p>', secure: true, user: auth.user },
+      ]);
     } finally {
       await secure.close();
     }

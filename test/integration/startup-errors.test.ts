@@ -59,7 +59,10 @@ it('bad credentials: names DATABASE_URL and the user', async () => {
 });
 
 it('malformed DATABASE_URL: says what shape it needs', async () => {
-  expectOneLine(await failedStart({ DATABASE_URL: 'postgresql://user@[not-a-host/x' }), /^DATABASE_URL is malformed: expected postgresql:\/\/user:password@host:5432\/database$/);
+  expectOneLine(
+    await failedStart({ DATABASE_URL: 'postgresql://user@[not-a-host/x' }),
+    /^DATABASE_URL is malformed: expected postgresql:\/\/user:password@host:5432\/database$/,
+  );
   expectOneLine(await failedStart({ DATABASE_URL: 'mysql://localhost/x' }), /^Invalid configuration: DATABASE_URL: must be a postgres:\/\/ URL$/);
 });
 
@@ -67,7 +70,10 @@ it('database not created yet: names it and says how to create it', async () => {
   const missing = new URL(db.url);
   missing.pathname = '/portcullis_not_created_yet';
   const result = await failedStart({ DATABASE_URL: missing.toString() });
-  expectOneLine(result, /^DATABASE_URL names the database "portcullis_not_created_yet", which does not exist .*create it \(createdb portcullis_not_created_yet/);
+  expectOneLine(
+    result,
+    /^DATABASE_URL names the database "portcullis_not_created_yet", which does not exist .*create it \(createdb portcullis_not_created_yet/,
+  );
 });
 
 it('Redis down: names REDIS_URL after a bounded wait, and never logs ready', async () => {

@@ -39,12 +39,16 @@ function wired() {
 it('a committed unit of work writes with its in-transaction subscribers, then tells the others in order', async () => {
   const { events, heard } = wired();
   const before = await rows();
-  const result = await inTransaction(db, async (_tx, uow) => {
-    await uow.emit('test.happened', { n: 1 });
-    await uow.emit('test.happened', { n: 2 });
-    expect(heard).toEqual([]); // not before commit
-    return 'done';
-  }, { events });
+  const result = await inTransaction(
+    db,
+    async (_tx, uow) => {
+      await uow.emit('test.happened', { n: 1 });
+      await uow.emit('test.happened', { n: 2 });
+      expect(heard).toEqual([]); // not before commit
+      return 'done';
+    },
+    { events },
+  );
   expect(result).toBe('done');
   expect(heard).toEqual([1, 2]);
   expect(await rows()).toBe(before + 2);
@@ -55,11 +59,15 @@ it('a rolled-back unit of work leaves no subscriber write and tells nobody', asy
   const before = await rows();
   const afterCommitTasks: string[] = [];
   await expect(
-    inTransaction(db, async (_tx, uow) => {
-      await uow.emit('test.happened', { n: 3 });
-      uow.afterCommit(() => afterCommitTasks.push('ran'));
-      throw new Error('the change failed');
-    }, { events }),
+    inTransaction(
+      db,
+      async (_tx, uow) => {
+        await uow.emit('test.happened', { n: 3 });
+        uow.afterCommit(() => afterCommitTasks.push('ran'));
+        throw new Error('the change failed');
+      },
+      { events },
+    ),
   ).rejects.toThrow('the change failed');
   expect(heard).toEqual([]);
   expect(afterCommitTasks).toEqual([]);

@@ -41,7 +41,9 @@ async function hook(events: string[], app = t): Promise<string> {
   return webhook.id;
 }
 const deliveryRows = (webhookId: string) =>
-  db.query(`SELECT id, status, attempts, "responseStatus", "nextAttemptAt", "createdAt" FROM "WebhookDelivery" WHERE "webhookId" = $1 ORDER BY id`, [webhookId]);
+  db.query(`SELECT id, status, attempts, "responseStatus", "nextAttemptAt", "createdAt" FROM "WebhookDelivery" WHERE "webhookId" = $1 ORDER BY id`, [
+    webhookId,
+  ]);
 /** The first delivery row of the hook once `ok` (the receiver answers before the row is settled). */
 async function rowOnce(webhookId: string, ok: (row: any) => boolean): Promise<any> {
   let row: any;
@@ -84,7 +86,11 @@ it('gives up on a receiver after the timeout, follows no redirect, and accepts a
   await t.register('slow-receiver@example.com');
   await receiver.waitFor((all) => all.some((r) => r.status === 200));
   await rowOnce(webhookId, (row) => row.status === 'DELIVERED');
-  expect(receiver.received.map((r) => [r.path, r.status])).toEqual([['/hook', 0], ['/hook', 302], ['/hook', 200]]);
+  expect(receiver.received.map((r) => [r.path, r.status])).toEqual([
+    ['/hook', 0],
+    ['/hook', 302],
+    ['/hook', 200],
+  ]);
   expect((await deliveryRows(webhookId))[0]).toMatchObject({ status: 'DELIVERED', attempts: 3, responseStatus: 200 });
   expect(t.logs.some((line) => line.includes('no answer within 1500 ms'))).toBe(true);
   await t.gql(`mutation($id: ID!) { adminDeleteWebhook(id: $id) }`, { id: webhookId }, { token: admin.token });
@@ -111,7 +117,12 @@ it('sends nothing for a change that is rolled back', async () => {
   receiver.answer = () => 204;
   await t.gql(`mutation($id: ID!) { adminLockUser(id: $id) { locked } }`, { id: victim.userId }, { token: admin.token });
   await receiver.waitFor(() => receiver.accepted().length === 2);
-  expect(receiver.accepted().map((r) => r.payload!.type).sort()).toEqual(['session.revoked', 'user.locked']);
+  expect(
+    receiver
+      .accepted()
+      .map((r) => r.payload!.type)
+      .sort(),
+  ).toEqual(['session.revoked', 'user.locked']);
   await t.gql(`mutation($id: ID!) { adminDeleteWebhook(id: $id) }`, { id: webhookId }, { token: admin.token });
 });
 

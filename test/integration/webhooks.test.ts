@@ -16,8 +16,18 @@ let receiver: Receiver;
 let admin: SignedIn;
 let webhookId: string;
 
-const ALL = ['user.created', 'user.updated', 'user.deleted', 'user.locked', 'user.unlocked', 'email.verified',
-  'password.changed', 'password.reset', 'session.created', 'session.revoked'];
+const ALL = [
+  'user.created',
+  'user.updated',
+  'user.deleted',
+  'user.locked',
+  'user.unlocked',
+  'email.verified',
+  'password.changed',
+  'password.reset',
+  'session.created',
+  'session.revoked',
+];
 
 beforeAll(async () => {
   ({ t, mail, close: closeApp } = await startMailingApp());
@@ -69,7 +79,10 @@ it('sends each event once, signed, with the user or session and nothing secret',
   expect(byType('user.created').map((r) => r.payload!.data)).toEqual([userShape(false)]);
   expect(byType('email.verified').map((r) => r.payload!.data)).toEqual([userShape(true)]);
   for (const type of ['password.changed', 'password.reset', 'user.updated', 'user.locked', 'user.unlocked', 'user.deleted']) {
-    expect(byType(type).map((r) => r.payload!.data), type).toEqual([userShape(true)]);
+    expect(
+      byType(type).map((r) => r.payload!.data),
+      type,
+    ).toEqual([userShape(true)]);
   }
   const opened = byType('session.created').map((r) => r.payload!.data.session);
   expect(opened).toHaveLength(2);
@@ -92,7 +105,12 @@ it('sends each event once, signed, with the user or session and nothing secret',
   const second = (await admins(DELIVERIES, { id: webhookId, first: 100, after: first.pageInfo.endCursor })).body.data.adminWebhookDeliveries;
   const listed = [...first.edges, ...second.edges].map((e: any) => e.node);
   // Arrival order is not guaranteed; the log lists by creation (time-ordered ids), newest first.
-  expect(listed.map((d: any) => d.id)).toEqual(receiver.received.map((r) => r.id).sort().reverse());
+  expect(listed.map((d: any) => d.id)).toEqual(
+    receiver.received
+      .map((r) => r.id)
+      .sort()
+      .reverse(),
+  );
   expect(listed.every((d: any) => d.status === 'DELIVERED' && d.attempts === 1 && d.responseStatus === 204 && d.deliveredAt)).toBe(true);
 });
 

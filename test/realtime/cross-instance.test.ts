@@ -24,9 +24,7 @@ afterAll(async () => {
 
 it('delivers a revocation made on instance A to WebSocket and SSE subscribers on instance B, then closes them', async () => {
   const wsUser = await a.register('realtime@example.com');
-  const sseSession = await a.gql(
-    `mutation { login(input: { email: "realtime@example.com", password: "correct horse battery" }) { token session { id } } }`,
-  );
+  const sseSession = await a.gql(`mutation { login(input: { email: "realtime@example.com", password: "correct horse battery" }) { token session { id } } }`);
   const sseToken = sseSession.body.data.login.token as string;
   const sseSessionId = sseSession.body.data.login.session.id as string;
 
@@ -37,9 +35,7 @@ it('delivers a revocation made on instance A to WebSocket and SSE subscribers on
   await new Promise((r) => setTimeout(r, 300)); // both subscriptions registered on B
 
   // A third session revokes the SSE subscriber's session on instance A.
-  const third = await a.gql(
-    `mutation { login(input: { email: "realtime@example.com", password: "correct horse battery" }) { token } }`,
-  );
+  const third = await a.gql(`mutation { login(input: { email: "realtime@example.com", password: "correct horse battery" }) { token } }`);
   const revokedAt = Date.now();
   const r = await a.gql(`mutation($id: ID!) { revokeSession(id: $id) }`, { id: sseSessionId }, { token: third.body.data.login.token });
   expect(r.body.data.revokeSession).toBe(true);

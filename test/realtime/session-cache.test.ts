@@ -101,9 +101,13 @@ describe('a cached session ends on every instance', () => {
     const user = await a.register('cache-password@example.com');
     const other = await login('cache-password@example.com');
     await servedFromCache(other.token);
-    const r = await a.gql(`mutation($input: ChangePasswordInput!) { changePassword(input: $input) }`, {
-      input: { currentPassword: PASSWORD, newPassword: 'a brand new passphrase' },
-    }, { token: user.token });
+    const r = await a.gql(
+      `mutation($input: ChangePasswordInput!) { changePassword(input: $input) }`,
+      {
+        input: { currentPassword: PASSWORD, newPassword: 'a brand new passphrase' },
+      },
+      { token: user.token },
+    );
     expect(r.body.data.changePassword).toBe(true);
     await expectDeadEverywhere(other.token);
     await stillServed(user.token);

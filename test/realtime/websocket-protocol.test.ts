@@ -91,10 +91,7 @@ it('counts open WebSocket connections and SSE streams, and the revocation events
   await t.gql(`mutation { logout }`, {}, { token: other.token });
   await eventually(() => seen(other.sessionId), 'the event on both subscriptions');
   expect(await metric(t, 'portcullis_session_events_published_total')).toBe(published + 1);
-  await eventually(
-    async () => (await metric(t, 'portcullis_session_events_delivered_total')) === delivered + 2,
-    'two deliveries to be counted',
-  );
+  await eventually(async () => (await metric(t, 'portcullis_session_events_delivered_total')) === delivered + 2, 'two deliveries to be counted');
 
   await socket.dispose();
   stream.dispose();
@@ -123,7 +120,10 @@ it('refuses an anonymous sessionRevoked subscription with UNAUTHENTICATED and op
   await expect(distinct.ended).rejects.toMatchObject({ response: { status: 401 } });
   // Single connection: refused before anything streams (see the report: the status is 400, not 401).
   const single = sse(undefined, true);
-  const refusal = await single.ended.then(() => null, (err) => err.response?.status);
+  const refusal = await single.ended.then(
+    () => null,
+    (err) => err.response?.status,
+  );
   expect(refusal).toBeGreaterThanOrEqual(400);
   expect(refusal).toBeLessThan(500);
   expect(single.events).toEqual([]);

@@ -29,8 +29,15 @@ beforeAll(async () => {
   pgPort = await freePort();
   url = `http://127.0.0.1:${port}`;
   env = {
-    PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1',
-    EMBEDDED_POSTGRES_PORT: String(pgPort), SENDGRID_API_KEY: 'SG.test-key', SENDGRID_API_URL: provider.url, LOG_LEVEL: 'info',
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/tmp',
+    DATA_DIR: dataDir,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    EMBEDDED_POSTGRES_PORT: String(pgPort),
+    SENDGRID_API_KEY: 'SG.test-key',
+    SENDGRID_API_URL: provider.url,
+    LOG_LEVEL: 'info',
   };
 });
 afterAll(async () => {
@@ -175,7 +182,9 @@ it('npm killed outright: the service notices its parent is gone and stops, Postg
   expect(pgrepDataDir()).toEqual([]);
 });
 
-it('a mail whose provider never answers is handed back to the queue at the stop, not left active, and sent after the restart', { timeout: 120_000 }, async () => {
+it('a mail whose provider never answers is handed back to the queue at the stop, not left active, and sent after the restart', {
+  timeout: 120_000,
+}, async () => {
   const stuck = await startSlowProvider({ holdFirst: true });
   try {
     const run = await npmStart({ SENDGRID_API_URL: stuck.url });

@@ -73,7 +73,10 @@ it('under load, answers every request it ran, refuses the rest before running th
   const probing = (async () => {
     while (!exited) {
       const sentAt = performance.now();
-      const status = await fetch(`${url}/ready`).then((r) => r.status, () => 'error' as const);
+      const status = await fetch(`${url}/ready`).then(
+        (r) => r.status,
+        () => 'error' as const,
+      );
       probes.push({ sentAt, status });
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -103,6 +106,8 @@ it('under load, answers every request it ran, refuses the rest before running th
   const finishedDuringDrain = outcomes.filter((o) => o.status === 200 && o.connection === 'close');
   expect(finishedDuringDrain.length).toBeGreaterThan(0);
   expect(finishedDuringDrain.every((o) => o.sentAt < signalAt)).toBe(true);
-  console.info(`drain: ${answered.length} answered, ${refused.length} refused (${refused.filter((o) => o.status === 503).length} with 503), exit ${Math.round(exitMs)} ms after SIGTERM`);
+  console.info(
+    `drain: ${answered.length} answered, ${refused.length} refused (${refused.filter((o) => o.status === 503).length} with 503), exit ${Math.round(exitMs)} ms after SIGTERM`,
+  );
   expect(service.output()).toContain('shutting down');
 });

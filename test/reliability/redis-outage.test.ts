@@ -40,7 +40,10 @@ it('closes the WebSocket and ends the SSE stream of sessions revoked during the 
   const keptRecorded = recordWs(kept, SUBSCRIPTION);
   const sse = subscribeSse(t.url, SUBSCRIPTION, { token: sseSession.token });
   let sseEnded = false;
-  void sse.ended.then(() => (sseEnded = true), () => (sseEnded = true));
+  void sse.ended.then(
+    () => (sseEnded = true),
+    () => (sseEnded = true),
+  );
   // Subscribed on every transport: a throwaway revocation reaches all three.
   const probe = await login(t, 'outage@example.com');
   await revoke(probe.sessionId, admin.token);

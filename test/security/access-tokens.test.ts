@@ -1,7 +1,5 @@
 import { createPublicKey } from 'node:crypto';
-import {
-  SignJWT, base64url, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, generateKeyPair, importJWK, jwtVerify, type JWK,
-} from 'jose';
+import { SignJWT, base64url, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, generateKeyPair, importJWK, jwtVerify, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sealContext } from '../../src/modules/access-tokens/signing-keys.ts';
 import { createEncryptor, parseKey } from '../../src/platform/encryption.ts';
@@ -46,7 +44,10 @@ function verify(token: string, { strict = true, at = t.clock.now() } = {}) {
 
 async function expectRefused(token: string, codes: string[]) {
   for (const strict of [true, false]) {
-    const error = await verify(token, { strict }).then(() => null, (err: { code?: string }) => err);
+    const error = await verify(token, { strict }).then(
+      () => null,
+      (err: { code?: string }) => err,
+    );
     expect(error, `accepted with strict=${strict}`).not.toBeNull();
     expect(codes).toContain(error!.code);
   }
@@ -105,9 +106,7 @@ describe('checklist 61: access tokens', () => {
   it('refuses a token of a foreign issuer: another signing key, even under our kid and iss', async () => {
     const kid = decodeProtectedHeader(genuine).kid!;
     const { privateKey } = await generateKeyPair('ES256');
-    const forged = await new SignJWT({ ...decodeJwt(genuine), role: 'ADMIN' })
-      .setProtectedHeader({ alg: 'ES256', kid, typ: 'at+jwt' })
-      .sign(privateKey);
+    const forged = await new SignJWT({ ...decodeJwt(genuine), role: 'ADMIN' }).setProtectedHeader({ alg: 'ES256', kid, typ: 'at+jwt' }).sign(privateKey);
     await expectRefused(forged, ['ERR_JWS_SIGNATURE_VERIFICATION_FAILED']);
   });
 
@@ -117,8 +116,7 @@ describe('checklist 61: access tokens', () => {
     expect(decodeJwt(foreign).iss).toBe('https://other.example.com');
     await expectRefused(foreign, ['ERR_JWKS_NO_MATCHING_KEY', 'ERR_JWT_CLAIM_VALIDATION_FAILED']);
     // `iss` is checked, not only the signature: a service expecting another issuer refuses ours.
-    const error = await jwtVerify(genuine, remoteKeys(), { issuer: 'https://other.example.com', currentDate: t.clock.now() })
-      .catch((e) => e);
+    const error = await jwtVerify(genuine, remoteKeys(), { issuer: 'https://other.example.com', currentDate: t.clock.now() }).catch((e) => e);
     expect(error).toMatchObject({ code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: 'iss' });
   });
 

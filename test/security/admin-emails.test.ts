@@ -40,9 +40,13 @@ it('does not make an admin of an unverified registration of an ADMIN_EMAILS addr
 
   const verification = await mailedToken('boss@example.com', 'email-verification');
   // From a session of the account the link was mailed to (the only place verifyEmail works).
-  const verified = await t.gql(`mutation($input: VerifyEmailInput!) { verifyEmail(input: $input) { role emailVerified } }`, {
-    input: { token: verification },
-  }, { token });
+  const verified = await t.gql(
+    `mutation($input: VerifyEmailInput!) { verifyEmail(input: $input) { role emailVerified } }`,
+    {
+      input: { token: verification },
+    },
+    { token },
+  );
   expect(verified.body.data.verifyEmail).toEqual({ role: 'ADMIN', emailVerified: true });
   expect(await role(token)).toBe('ADMIN');
 });

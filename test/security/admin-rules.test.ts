@@ -43,7 +43,11 @@ describe('an admin and their own account', () => {
     }
     await expectUnchanged(t, before);
     // Changing their own name is fine.
-    const renamed = await t.gql(`mutation($id: ID!) { adminUpdateUser(id: $id, input: { name: "Boss" }) { name role } }`, { id: admin.userId }, { token: admin.token });
+    const renamed = await t.gql(
+      `mutation($id: ID!) { adminUpdateUser(id: $id, input: { name: "Boss" }) { name role } }`,
+      { id: admin.userId },
+      { token: admin.token },
+    );
     expect(renamed.body.data.adminUpdateUser).toEqual({ name: 'Boss', role: 'ADMIN' });
   });
 });
@@ -114,7 +118,11 @@ describe('admin lock against live sessions', () => {
       return revoked.length > 0;
     }, 'the subscription to be live');
 
-    const locked = await t.gql(`mutation($id: ID!) { adminLockUser(id: $id, reason: "under review") { locked lockedUntil lockReason } }`, { id: target.userId }, { token: admin.token });
+    const locked = await t.gql(
+      `mutation($id: ID!) { adminLockUser(id: $id, reason: "under review") { locked lockedUntil lockReason } }`,
+      { id: target.userId },
+      { token: admin.token },
+    );
     expect(locked.body.data.adminLockUser).toEqual({ locked: true, lockedUntil: null, lockReason: 'under review' });
     expect(await within(socket.closed, 2000, 'close 4403')).toBe(4403);
     expect(revoked.at(-1)).toEqual({ sessionId: target.sessionId, reason: 'USER_LOCKED' });
@@ -137,7 +145,11 @@ describe('admin lock against live sessions', () => {
     const email = 'locked-until@example.com';
     const target = await t.register(email);
     const until = new Date(t.clock.now().getTime() + 3600_000);
-    const r = await t.gql(`mutation($id: ID!, $until: DateTime) { adminLockUser(id: $id, until: $until) { lockedUntil lockReason } }`, { id: target.userId, until: until.toISOString() }, { token: admin.token });
+    const r = await t.gql(
+      `mutation($id: ID!, $until: DateTime) { adminLockUser(id: $id, until: $until) { lockedUntil lockReason } }`,
+      { id: target.userId, until: until.toISOString() },
+      { token: admin.token },
+    );
     expect(r.body.data.adminLockUser).toEqual({ lockedUntil: until.toISOString(), lockReason: 'Locked by an administrator' });
     const login = () => t.gql(`mutation { login(input: { email: "${email}", password: "correct horse battery" }) { token } }`);
     const refused = await login();
@@ -148,12 +160,20 @@ describe('admin lock against live sessions', () => {
     // No reason is reserved any more (failed passwords never lock): even the old lockout's wording
     // is just an admin's reason, and locks like any other.
     const reason = 'Too many failed sign-in attempts';
-    const relocked = await t.gql(`mutation($id: ID!, $reason: String) { adminLockUser(id: $id, reason: $reason) { locked lockReason } }`, { id: target.userId, reason }, { token: admin.token });
+    const relocked = await t.gql(
+      `mutation($id: ID!, $reason: String) { adminLockUser(id: $id, reason: $reason) { locked lockReason } }`,
+      { id: target.userId, reason },
+      { token: admin.token },
+    );
     expect(relocked.body.data.adminLockUser).toEqual({ locked: true, lockReason: reason });
     expect(codeOf(await login())).toBe('LOCKED');
     // A past or absurd `until` is refused.
     for (const bad of [new Date(t.clock.now().getTime() - 1000).toISOString(), '10000-01-01T00:00:00Z']) {
-      const refusedLock = await t.gql(`mutation($id: ID!, $until: DateTime) { adminLockUser(id: $id, until: $until) { locked } }`, { id: target.userId, until: bad }, { token: admin.token });
+      const refusedLock = await t.gql(
+        `mutation($id: ID!, $until: DateTime) { adminLockUser(id: $id, until: $until) { locked } }`,
+        { id: target.userId, until: bad },
+        { token: admin.token },
+      );
       expect(codeOf(refusedLock)).toBe('BAD_USER_INPUT');
     }
   });

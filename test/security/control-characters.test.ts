@@ -11,8 +11,24 @@ import { connectWs } from '../../scripts/ws-connection.ts';
 
 const PASSWORD = 'correct horse battery';
 const REFUSED = [
-  '\u0000', '\u0001', '\u0007', '\b', '\u000b', '\f', '\r', '\u001b', '\u001f', '\u007f', '\u0080', '\u0085', '\u009b', '\u009f',
-  '\t', '\n', '\ud800', '\udfff',
+  '\u0000',
+  '\u0001',
+  '\u0007',
+  '\b',
+  '\u000b',
+  '\f',
+  '\r',
+  '\u001b',
+  '\u001f',
+  '\u007f',
+  '\u0080',
+  '\u0085',
+  '\u009b',
+  '\u009f',
+  '\t',
+  '\n',
+  '\ud800',
+  '\udfff',
 ];
 const REGISTER = 'mutation($input: RegisterInput!) { register(input: $input) { token } }';
 
@@ -44,8 +60,14 @@ function overWebSocket(token?: string): { send: Send; close: () => Promise<void>
 function watchServices() {
   const { users, hasher, admin: admins, password, registration } = t.app.services;
   return [
-    vi.spyOn(hasher, 'hash'), vi.spyOn(hasher, 'verify'), vi.spyOn(registration, 'register'), vi.spyOn(users, 'updateProfile'),
-    vi.spyOn(admins, 'createUser'), vi.spyOn(admins, 'updateUser'), vi.spyOn(admins, 'lockUser'), vi.spyOn(password, 'login'),
+    vi.spyOn(hasher, 'hash'),
+    vi.spyOn(hasher, 'verify'),
+    vi.spyOn(registration, 'register'),
+    vi.spyOn(users, 'updateProfile'),
+    vi.spyOn(admins, 'createUser'),
+    vi.spyOn(admins, 'updateUser'),
+    vi.spyOn(admins, 'lockUser'),
+    vi.spyOn(password, 'login'),
   ];
 }
 
@@ -64,7 +86,10 @@ describe('control characters in text arguments', () => {
     const spies = watchServices();
     const ws = overWebSocket();
     try {
-      for (const [transport, send] of [['HTTP', overHttp], ['WebSocket', ws.send]] as const) {
+      for (const [transport, send] of [
+        ['HTTP', overHttp],
+        ['WebSocket', ws.send],
+      ] as const) {
         for (const field of ['name', 'email', 'password'] as const) {
           for (const [i, c] of REFUSED.entries()) {
             const input = { email: `ctl-${field}-${i}@example.com`, password: PASSWORD, name: 'Ada' };
@@ -84,8 +109,12 @@ describe('control characters in text arguments', () => {
     const before = await fingerprint(t);
     const spies = watchServices();
     const literals: Array<[string, string]> = [
-      ['"Ada\\u0000"', 'RegisterInput.name'], ['"\\u001b[31mAda"', 'RegisterInput.name'], ['"Ada\\u0085"', 'RegisterInput.name'],
-      ['"Ada\\r"', 'RegisterInput.name'], ['"""Ada\tLovelace"""', 'RegisterInput.name'], ['"""Ada\nLovelace"""', 'RegisterInput.name'],
+      ['"Ada\\u0000"', 'RegisterInput.name'],
+      ['"\\u001b[31mAda"', 'RegisterInput.name'],
+      ['"Ada\\u0085"', 'RegisterInput.name'],
+      ['"Ada\\r"', 'RegisterInput.name'],
+      ['"""Ada\tLovelace"""', 'RegisterInput.name'],
+      ['"""Ada\nLovelace"""', 'RegisterInput.name'],
     ];
     for (const [literal, where] of literals) {
       const query = `mutation { register(input: { email: "literal@example.com", password: "${PASSWORD}", name: ${literal} }) { token } }`;
@@ -106,12 +135,42 @@ describe('control characters in text arguments', () => {
     const spies = watchServices();
     const cases: Array<[string, Record<string, unknown>, string, string]> = [
       ['mutation($input: UpdateProfileInput!) { updateProfile(input: $input) { id } }', { input: { name: 'Ada\u0000' } }, '$input.name', user.token],
-      ['mutation($input: AdminCreateUserInput!) { adminCreateUser(input: $input) { id } }', { input: { email: 'new\u0000@example.com', password: PASSWORD } }, '$input.email', admin.token],
-      ['mutation($input: AdminCreateUserInput!) { adminCreateUser(input: $input) { id } }', { input: { email: 'new@example.com', name: 'N\u001b', password: PASSWORD } }, '$input.name', admin.token],
-      ['mutation($input: AdminCreateUserInput!) { adminCreateUser(input: $input) { id } }', { input: { email: 'new@example.com', password: `${PASSWORD}\n` } }, '$input.password', admin.token],
-      ['mutation($id: ID!, $input: AdminUpdateUserInput!) { adminUpdateUser(id: $id, input: $input) { id } }', { id: user.userId, input: { name: 'Ada\u009b' } }, '$input.name', admin.token],
-      ['mutation($id: ID!, $reason: String) { adminLockUser(id: $id, reason: $reason) { locked } }', { id: user.userId, reason: 'spam\u0000' }, '$reason', admin.token],
-      ['mutation($id: ID!, $reason: String) { adminLockUser(id: $id, reason: $reason) { locked } }', { id: user.userId, reason: 'spam\r\n' }, '$reason', admin.token],
+      [
+        'mutation($input: AdminCreateUserInput!) { adminCreateUser(input: $input) { id } }',
+        { input: { email: 'new\u0000@example.com', password: PASSWORD } },
+        '$input.email',
+        admin.token,
+      ],
+      [
+        'mutation($input: AdminCreateUserInput!) { adminCreateUser(input: $input) { id } }',
+        { input: { email: 'new@example.com', name: 'N\u001b', password: PASSWORD } },
+        '$input.name',
+        admin.token,
+      ],
+      [
+        'mutation($input: AdminCreateUserInput!) { adminCreateUser(input: $input) { id } }',
+        { input: { email: 'new@example.com', password: `${PASSWORD}\n` } },
+        '$input.password',
+        admin.token,
+      ],
+      [
+        'mutation($id: ID!, $input: AdminUpdateUserInput!) { adminUpdateUser(id: $id, input: $input) { id } }',
+        { id: user.userId, input: { name: 'Ada\u009b' } },
+        '$input.name',
+        admin.token,
+      ],
+      [
+        'mutation($id: ID!, $reason: String) { adminLockUser(id: $id, reason: $reason) { locked } }',
+        { id: user.userId, reason: 'spam\u0000' },
+        '$reason',
+        admin.token,
+      ],
+      [
+        'mutation($id: ID!, $reason: String) { adminLockUser(id: $id, reason: $reason) { locked } }',
+        { id: user.userId, reason: 'spam\r\n' },
+        '$reason',
+        admin.token,
+      ],
       ['mutation($id: ID!) { adminLockUser(id: $id) { locked } }', { id: `${user.userId}\u0000` }, '$id', admin.token],
       ['query($q: String) { adminUsers(query: $q) { totalCount } }', { q: 'ad\u0000' }, '$q', admin.token],
     ];

@@ -84,7 +84,9 @@ describe('the database goes down while the service runs', () => {
     const event = JSON.parse(/^event: next\ndata: (.*)$/m.exec(stream)![1]!);
     expect(event.errors).toHaveLength(1);
     expect(event.errors[0]).toMatchObject({
-      message: 'Unexpected error.', path: ['mySessions'], extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: sseRequestId, http: { status: 500 } },
+      message: 'Unexpected error.',
+      path: ['mySessions'],
+      extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: sseRequestId, http: { status: 500 } },
     });
     expect(stream).not.toMatch(/prisma|does not exist|portcullis_test|\bat /i);
     expect(errorsLoggedFor(down, sseRequestId)[0]!.err?.message).toMatch(/does not exist/);

@@ -41,12 +41,16 @@ describe('GET /dev/outbox by default', () => {
     const t = await app({});
     const email = 'loopback@example.com';
     await requestLink(t, email);
-    const mail = await eventually(async () => {
-      const response = await outbox(t);
-      expect(response.status).toBe(200);
-      const { mails } = (await response.json()) as { mails: Array<{ to: string; template: string; text: string }> };
-      return mails.find((m) => m.to === email && m.template === 'magic-link');
-    }, 'the mail in the dev outbox', 15_000);
+    const mail = await eventually(
+      async () => {
+        const response = await outbox(t);
+        expect(response.status).toBe(200);
+        const { mails } = (await response.json()) as { mails: Array<{ to: string; template: string; text: string }> };
+        return mails.find((m) => m.to === email && m.template === 'magic-link');
+      },
+      'the mail in the dev outbox',
+      15_000,
+    );
     t.rememberSecret(magicLinkTokenIn(mail.text));
     expect(await outboxRows(t, email)).toHaveLength(1);
     expect((await outbox(t, 'text/html')).status).toBe(200);

@@ -26,8 +26,7 @@ async function post(body: string, headers: Record<string, string> = {}) {
 }
 const postQuery = (query: string, options: { token?: string } = {}) =>
   post(JSON.stringify({ query }), options.token ? { authorization: `Bearer ${options.token}` } : {});
-const userCount = async (email: string) =>
-  (await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM "User" WHERE email = $1', [email]))[0]!.n;
+const userCount = async (email: string) => (await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM "User" WHERE email = $1', [email]))[0]!.n;
 
 function watchServices() {
   const { hasher, sessions, registration } = t.app.services;
@@ -54,7 +53,10 @@ describe('document and body limits', () => {
     expect(over.status).toBe(413);
     expect(over.headers.get('content-type')).toContain('application/json');
     expect(over.body.errors).toEqual([
-      { message: 'Request body is larger than 102400 bytes', extensions: { code: 'BAD_USER_INPUT', requestId: over.headers.get('x-request-id'), http: { status: 413 } } },
+      {
+        message: 'Request body is larger than 102400 bytes',
+        extensions: { code: 'BAD_USER_INPUT', requestId: over.headers.get('x-request-id'), http: { status: 413 } },
+      },
     ]);
     expectNothingRan(spies);
     expect(await userCount('big@example.com')).toBe(0);
@@ -70,9 +72,7 @@ describe('document and body limits', () => {
     const errorsAt = (doc: string) => validate(schema, parse(doc), [documentLimitsRule(defaultDocumentLimits)]).map((e) => e.message);
     expect(errorsAt('{ users(first: 100) { id friends(first: 10) { id } } }')).toEqual([]); // 100 * (1 + 1 + 10 * 2) = 2200
     expect(errorsAt('{ users(first: 100) { id friends(last: 30) { id } } }')).toEqual(['Query is too expensive (cost 6200; at most 5000)']);
-    expect(errorsAt('query($n: Int) { users(first: $n) { friends(first: $n) { id } } }')).toEqual([
-      'Query is too expensive (cost 20100; at most 5000)',
-    ]);
+    expect(errorsAt('query($n: Int) { users(first: $n) { friends(first: $n) { id } } }')).toEqual(['Query is too expensive (cost 20100; at most 5000)']);
 
     // On the server: repeated fragment spreads multiply (F3 costs 2000, F2 200, F0 2).
     const { token } = await t.register('cost@example.com');
@@ -92,7 +92,12 @@ describe('document and body limits', () => {
 
   it("GraphiQL's standard introspection query passes the limits outside production", async () => {
     const query = getIntrospectionQuery({
-      descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true, oneOf: true,
+      descriptions: true,
+      specifiedByUrl: true,
+      directiveIsRepeatable: true,
+      schemaDescription: true,
+      inputValueDeprecation: true,
+      oneOf: true,
     });
     const r = await postQuery(query);
     expect(r.body.errors).toBeUndefined();

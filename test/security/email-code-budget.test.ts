@@ -51,7 +51,10 @@ it('55. ten wrong codes across three codes in an hour: even the right code is re
   expect(refused.body.errors![0]!.extensions.retryAfter).toBeGreaterThan(3500);
   expect(await sessions(email)).toBe(0);
   // The refused code was not even tried: it is still live, with every try left.
-  const [row] = await t.db.query(`SELECT attempts, "consumedAt" FROM "OneTimeToken" WHERE email = $1 AND purpose = 'EMAIL_CODE' ORDER BY "createdAt" DESC LIMIT 1`, [email]);
+  const [row] = await t.db.query(
+    `SELECT attempts, "consumedAt" FROM "OneTimeToken" WHERE email = $1 AND purpose = 'EMAIL_CODE' ORDER BY "createdAt" DESC LIMIT 1`,
+    [email],
+  );
   expect(row).toEqual({ attempts: 0, consumedAt: null });
 
   t.clock.advance(HOUR);

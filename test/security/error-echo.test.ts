@@ -43,7 +43,11 @@ const overSse: Send = async (app, query, variables) => {
   const event = /^event: next\ndata: (.*)$/m.exec(text);
   return { text, body: JSON.parse(event![1]!) as Body };
 };
-const transports: Array<[string, Send]> = [['HTTP', overHttp], ['WebSocket', overWebSocket], ['SSE', overSse]];
+const transports: Array<[string, Send]> = [
+  ['HTTP', overHttp],
+  ['WebSocket', overWebSocket],
+  ['SSE', overSse],
+];
 
 let dev: TestApp;
 let prod: TestApp;
@@ -61,8 +65,12 @@ afterAll(async () => {
 function watchServices(app: TestApp) {
   const { hasher, password, recovery, admin, registration } = app.app.services;
   return [
-    vi.spyOn(registration, 'register'), vi.spyOn(hasher, 'hash'), vi.spyOn(hasher, 'verify'), vi.spyOn(password, 'login'),
-    vi.spyOn(recovery, 'reset'), vi.spyOn(admin, 'updateUser'),
+    vi.spyOn(registration, 'register'),
+    vi.spyOn(hasher, 'hash'),
+    vi.spyOn(hasher, 'verify'),
+    vi.spyOn(password, 'login'),
+    vi.spyOn(recovery, 'reset'),
+    vi.spyOn(admin, 'updateUser'),
   ];
 }
 const userRows = async (app: TestApp) => (await app.db.query<{ n: number }>('SELECT count(*)::int AS n FROM "User"'))[0]!.n;
@@ -85,7 +93,10 @@ const WRONG: Array<[string, string, Record<string, unknown>]> = [
 ];
 
 describe('no error message quotes a variable', () => {
-  for (const [mode, appOf] of [['development', () => dev], ['production', () => prod]] as const) {
+  for (const [mode, appOf] of [
+    ['development', () => dev],
+    ['production', () => prod],
+  ] as const) {
     it(`47. ${mode}: sentinel secrets in every kind of wrongly typed variable never reach a response or a log line`, async () => {
       const app = appOf();
       const spies = watchServices(app);
@@ -112,8 +123,7 @@ describe('no error message quotes a variable', () => {
   }
 
   it('47. the rebuilt message still says where and what: path, expected type, missing field', async () => {
-    const reasons = async (query: string, variables: Record<string, unknown>) =>
-      (await overHttp(dev, query, variables)).body.errors!.map((e) => e.message);
+    const reasons = async (query: string, variables: Record<string, unknown>) => (await overHttp(dev, query, variables)).body.errors!.map((e) => e.message);
     expect(await reasons(RESET, { input: { token: 5, newPassword: SENTINEL } })).toEqual([
       'Variable "$input" got invalid value at "input.token"; String cannot represent a non string value.',
     ]);
@@ -151,7 +161,10 @@ describe('error post-processing is linear', () => {
     ['an array of spaces', Array.from({ length: 6000 }, () => '          ')],
   ];
 
-  for (const [mode, appOf] of [['production', () => prod], ['development', () => dev]] as const) {
+  for (const [mode, appOf] of [
+    ['production', () => prod],
+    ['development', () => dev],
+  ] as const) {
     it(`47. ${mode}: a 90 KB variable (${HUGE.map(([k]) => k).join(', ')}) is answered in milliseconds, on HTTP and WebSocket`, async () => {
       const app = appOf();
       const spies = watchServices(app);

@@ -32,10 +32,8 @@ async function post(body: string, headers: Record<string, string> = {}) {
 const postQuery = (query: string, options: { token?: string } = {}) =>
   post(JSON.stringify({ query }), options.token ? { authorization: `Bearer ${options.token}` } : {});
 
-const register = (email: string, selection = 'token') =>
-  `mutation { register(input: { email: "${email}", password: "${PASSWORD}" }) { ${selection} } }`;
-const userCount = async (email: string) =>
-  (await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM "User" WHERE email = $1', [email]))[0]!.n;
+const register = (email: string, selection = 'token') => `mutation { register(input: { email: "${email}", password: "${PASSWORD}" }) { ${selection} } }`;
+const userCount = async (email: string) => (await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM "User" WHERE email = $1', [email]))[0]!.n;
 
 /** Every way a request can reach a resolver, the hasher or the database. */
 function watchServices() {
@@ -58,8 +56,7 @@ function expectNoInternals(text: string) {
     expect(text).not.toMatch(leak);
   }
 }
-const logsOf = (requestId: string | null) =>
-  t.logs.map((line) => JSON.parse(line) as Record<string, any>).filter((entry) => entry.requestId === requestId);
+const logsOf = (requestId: string | null) => t.logs.map((line) => JSON.parse(line) as Record<string, any>).filter((entry) => entry.requestId === requestId);
 
 describe('GraphQL layer', () => {
   it('1. malformed JSON body, or {"query":"{"} -> 400, generic message, no stack trace', async () => {
@@ -153,7 +150,7 @@ describe('GraphQL layer', () => {
     const literal = await postQuery(`mutation { register(input: { email: "lit@example.com", name: "${'n'.repeat(20_000)}" }) { token } }`);
     expect(literal.status).toBe(413);
     // 1001 tokens.
-    const tokens = await postQuery(`mutation { register(input: { email: "tok@example.com", password: "${PASSWORD}" }) { token ${"token ".repeat(985)}} }`);
+    const tokens = await postQuery(`mutation { register(input: { email: "tok@example.com", password: "${PASSWORD}" }) { token ${'token '.repeat(985)}} }`);
     expect(tokens.status).toBe(400);
     expect(tokens.body.errors![0]).toMatchObject({
       message: 'Syntax Error: Document contains more than 1000 tokens. Parsing aborted.',

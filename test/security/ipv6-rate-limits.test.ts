@@ -28,9 +28,16 @@ const refusals = () => metric(t, 'portcullis_rate_limited_total', { operation: '
 describe('IPv6 by /64', () => {
   it('ten addresses of one /64, however written, share one per-IP limit', async () => {
     const addresses = [
-      '2001:db8:1:2::1', '2001:db8:1:2::2', '2001:0db8:0001:0002:0000:0000:0000:0003', '2001:DB8:1:2:FFFF:FFFF:FFFF:FFFF',
-      '2001:db8:1:2:1234:5678:9abc:def0', '2001:db8:1:2::a', '2001:db8:1:2:0:0:0:b', '2001:db8:1:2:dead:beef::',
-      '2001:db8:1:2::c', '2001:db8:1:2::10.0.0.1',
+      '2001:db8:1:2::1',
+      '2001:db8:1:2::2',
+      '2001:0db8:0001:0002:0000:0000:0000:0003',
+      '2001:DB8:1:2:FFFF:FFFF:FFFF:FFFF',
+      '2001:db8:1:2:1234:5678:9abc:def0',
+      '2001:db8:1:2::a',
+      '2001:db8:1:2:0:0:0:b',
+      '2001:db8:1:2:dead:beef::',
+      '2001:db8:1:2::c',
+      '2001:db8:1:2::10.0.0.1',
     ];
     const before = await refusals();
     const codes = [];

@@ -15,8 +15,11 @@ const register = (email: string) => `mutation { register(input: { email: "${emai
 type Encoding = [name: string, contentType: string | undefined, body: (query: string) => string | Blob];
 const REFUSED: Encoding[] = [
   ['a urlencoded form', 'application/x-www-form-urlencoded', (query) => new URLSearchParams({ query }).toString()],
-  ['a multipart form', 'multipart/form-data; boundary=x', (query) =>
-    `--x\r\nContent-Disposition: form-data; name="operations"\r\n\r\n${JSON.stringify({ query })}\r\n--x--\r\n`],
+  [
+    'a multipart form',
+    'multipart/form-data; boundary=x',
+    (query) => `--x\r\nContent-Disposition: form-data; name="operations"\r\n\r\n${JSON.stringify({ query })}\r\n--x--\r\n`,
+  ],
   ['a text/plain form', 'text/plain', (query) => JSON.stringify({ query })],
   ['text/plain with a charset', 'text/plain;charset=UTF-8', (query) => `{"query":${JSON.stringify(query)},"padding":"="}`],
   ['application/graphql', 'application/graphql', (query) => query],
@@ -58,7 +61,7 @@ describe.each([
   });
   afterAll(() => t.close());
 
-  it.each(REFUSED)('refuses the attacker\'s login sent as %s with 415: no session, no cookie, no audit row', async (_name, contentType, body) => {
+  it.each(REFUSED)("refuses the attacker's login sent as %s with 415: no session, no cookie, no audit row", async (_name, contentType, body) => {
     const before = await rowCounts(t);
     await expectRefused(await post(t, contentType, body(LOGIN)));
     expect(await rowCounts(t)).toEqual(before);

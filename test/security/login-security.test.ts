@@ -139,8 +139,7 @@ describe('14. ten wrong passwords for one address from ten different X-Forwarded
     await t.register(email, PASSWORD);
     const proxied = await app({ env: { TRUST_PROXY: '127.0.0.1' } });
     const elsewhere = await app({ env: { TRUST_PROXY: '10.0.0.0/8' } });
-    const ipOf = async (r: GqlResult) =>
-      (await db.query(`SELECT "ipAddress" FROM "Session" WHERE id = $1`, [r.body.data.login.session.id]))[0]?.ipAddress;
+    const ipOf = async (r: GqlResult) => (await db.query(`SELECT "ipAddress" FROM "Session" WHERE id = $1`, [r.body.data.login.session.id]))[0]?.ipAddress;
     expect(await ipOf(await login(email, PASSWORD, { xff: '203.0.113.7' }))).toBe('127.0.0.1');
     expect(await ipOf(await login(email, PASSWORD, { app: elsewhere, xff: '203.0.113.7' }))).toBe('127.0.0.1');
     expect(await ipOf(await login(email, PASSWORD, { app: proxied, xff: '203.0.113.7' }))).toBe('203.0.113.7');

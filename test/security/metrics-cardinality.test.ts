@@ -61,7 +61,9 @@ describe('bounded label sets', () => {
     const after = await scrape(t);
     // The fastest of three: the cost of a scrape itself, not of whatever else the machine runs.
     const ms = Math.min(after.ms, (await scrape(t)).ms, (await scrape(t)).ms);
-    console.info(`/metrics: ${before.series.length} series, ${before.bytes} bytes before; ${after.series.length} series, ${after.bytes} bytes after 1,000 fresh names; scrape ${ms.toFixed(1)} ms`);
+    console.info(
+      `/metrics: ${before.series.length} series, ${before.bytes} bytes before; ${after.series.length} series, ${after.bytes} bytes after 1,000 fresh names; scrape ${ms.toFixed(1)} ms`,
+    );
 
     // Our own series do not change in number; the runtime's may gain a few (GC kinds, handle types).
     const own = (s: string[]) => s.filter((line) => !RUNTIME.test(line));
@@ -84,7 +86,7 @@ describe('bounded label sets', () => {
     expect(value('portcullis_graphql_errors_total{code="UNAUTHENTICATED"}')).toBeGreaterThanOrEqual(201);
   });
 
-  it('keeps the runtime metrics under one prefix, and none of yoga\'s per-operation series', async () => {
+  it("keeps the runtime metrics under one prefix, and none of yoga's per-operation series", async () => {
     const { text } = await scrape(t);
     expect(text).toMatch(/^portcullis_process_cpu_user_seconds_total /m);
     expect(text).toMatch(/^portcullis_nodejs_heap_size_used_bytes /m);
@@ -96,7 +98,13 @@ describe('bounded label sets', () => {
 
 describe('access (METRICS_TOKEN)', () => {
   it('answers 401 without the bearer token, with a wrong one or another scheme; 200 with it', async () => {
-    const refusals: Array<Record<string, string>> = [{}, { authorization: 'Bearer wrong' }, { authorization: `Bearer ${TOKEN}x` }, { authorization: `Basic ${TOKEN}` }, { authorization: TOKEN }];
+    const refusals: Array<Record<string, string>> = [
+      {},
+      { authorization: 'Bearer wrong' },
+      { authorization: `Bearer ${TOKEN}x` },
+      { authorization: `Basic ${TOKEN}` },
+      { authorization: TOKEN },
+    ];
     for (const headers of refusals) {
       const r = await scrape(t, headers);
       expect(r.status, JSON.stringify(headers)).toBe(401);

@@ -202,7 +202,11 @@ describe('51. A proof of the mailbox drops every credential planted on an unveri
     corp.accounts.set('slow-provider', { email, email_verified: false });
     const ada = createBrowser();
     const first = (await ada.completeOAuth(t, await viaProvider(ada, 'corp', 'slow-provider'))).body.data.completeOAuth;
-    const squat = await t.gql(`mutation($input: ChangePasswordInput!) { changePassword(input: $input) }`, { input: { newPassword: PASSWORD } }, { token: first.token });
+    const squat = await t.gql(
+      `mutation($input: ChangePasswordInput!) { changePassword(input: $input) }`,
+      { input: { newPassword: PASSWORD } },
+      { token: first.token },
+    );
     expect(squat.body.data.changePassword).toBe(true);
     corp.accounts.set('slow-provider', { email, email_verified: true });
     const second = (await ada.completeOAuth(t, await viaProvider(ada, 'corp', 'slow-provider'))).body.data.completeOAuth;

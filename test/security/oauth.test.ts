@@ -203,7 +203,6 @@ describe('34. The identity is keyed by (provider, subject); the email_verified c
   });
 });
 
-
 describe('35. redirectTo outside FRONTEND_URL/ALLOWED_REDIRECTS -> BAD_USER_INPUT; never an open redirect', () => {
   it.each([
     '//evil.example',

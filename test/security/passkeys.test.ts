@@ -147,13 +147,17 @@ describe('51. A credential planted on an unverified account is dropped when the 
     const authenticator = new SoftwareAuthenticator(ORIGIN);
     await registerPasskey(t, squatter.token, authenticator);
     await t.gql(`mutation { requestMagicLink(input: { email: "planted@example.com" }) }`);
-    const token = await eventually(async () => {
-      const { mails } = (await (await fetch(`${t.url}/dev/outbox`, { headers: { accept: 'application/json' } })).json()) as {
-        mails: Array<{ to: string; template: string; text: string }>;
-      };
-      const mail = mails.find((m) => m.to === 'planted@example.com' && m.template === 'magic-link');
-      return mail && new URL(/https?:\/\/\S+/.exec(mail.text)![0]).searchParams.get('token')!;
-    }, 'the magic link in the outbox', 15_000);
+    const token = await eventually(
+      async () => {
+        const { mails } = (await (await fetch(`${t.url}/dev/outbox`, { headers: { accept: 'application/json' } })).json()) as {
+          mails: Array<{ to: string; template: string; text: string }>;
+        };
+        const mail = mails.find((m) => m.to === 'planted@example.com' && m.template === 'magic-link');
+        return mail && new URL(/https?:\/\/\S+/.exec(mail.text)![0]).searchParams.get('token')!;
+      },
+      'the magic link in the outbox',
+      15_000,
+    );
     t.rememberSecret(token);
     const owner = await t.gql(`mutation($input: LoginWithMagicLinkInput!) { loginWithMagicLink(input: $input) { token } }`, {
       input: { email: 'planted@example.com', token },

@@ -20,12 +20,16 @@ afterAll(() => stop?.());
 
 let ip = 0;
 /** A password attempt from a new client address each time (behind the trusted proxy). */
-const login = (email: string, password: string) =>
-  t.gql(LOGIN, { input: { email, password } }, { headers: { 'x-forwarded-for': `203.0.113.${++ip % 250}` } });
+const login = (email: string, password: string) => t.gql(LOGIN, { input: { email, password } }, { headers: { 'x-forwarded-for': `203.0.113.${++ip % 250}` } });
 const failures = async (email: string) =>
   (await t.db.query(`SELECT failures FROM "Throttle" WHERE scope = 'password' AND subject = $1`, [hashToken(email)]))[0]?.failures ?? 0;
 const lockOf = async (email: string) => (await t.db.query(`SELECT "lockedUntil", "lockReason" FROM "User" WHERE email = $1`, [email]))[0];
-const refusal = (r: GqlResult) => ({ status: r.status, code: r.body.errors?.[0]?.extensions.code, message: r.body.errors?.[0]?.message, retryAfter: r.body.errors?.[0]?.extensions.retryAfter });
+const refusal = (r: GqlResult) => ({
+  status: r.status,
+  code: r.body.errors?.[0]?.extensions.code,
+  message: r.body.errors?.[0]?.message,
+  retryAfter: r.body.errors?.[0]?.extensions.retryAfter,
+});
 const signedIn = (r: GqlResult) => Boolean(r.body.data?.login?.token);
 
 /** An owner who registered and verified the address long ago (a proof of the mailbox then keeps the password). */

@@ -3,7 +3,15 @@ import { hashToken } from '../../src/platform/crypto.ts';
 import { codeOf, startTestApp, type GqlResult, type TestApp } from '../helpers/app.ts';
 import { MINUTE } from '../helpers/clock.ts';
 import {
-  LOGIN_WITH_EMAIL_CODE, LOGIN_WITH_MAGIC_LINK, ME, emailCodeFor, fastQueue, magicLinkFor, rowsHolding, sendgridEnv, wrongCode,
+  LOGIN_WITH_EMAIL_CODE,
+  LOGIN_WITH_MAGIC_LINK,
+  ME,
+  emailCodeFor,
+  fastQueue,
+  magicLinkFor,
+  rowsHolding,
+  sendgridEnv,
+  wrongCode,
 } from '../helpers/passwordless.ts';
 import { startSendgridFake, type SendgridFake } from '../helpers/sendgrid-fake.ts';
 import { failuresOf } from '../helpers/throttle.ts';

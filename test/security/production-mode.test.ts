@@ -44,12 +44,13 @@ async function overSse(app: TestApp, request: Request): Promise<Result> {
   return results[0]!;
 }
 
-const transports: Array<[string, Transport]> = [['HTTP', overHttp], ['WebSocket', overWebSocket], ['SSE', overSse]];
-
-const INTROSPECTION: Request[] = [
-  { query: '{ __schema { types { name } } }' },
-  { query: '{ __type(name: "User") { name } }' },
+const transports: Array<[string, Transport]> = [
+  ['HTTP', overHttp],
+  ['WebSocket', overWebSocket],
+  ['SSE', overSse],
 ];
+
+const INTROSPECTION: Request[] = [{ query: '{ __schema { types { name } } }' }, { query: '{ __type(name: "User") { name } }' }];
 const MISSPELT: Request[] = [
   { query: '{ me { emial } }' },
   { query: 'mutation { login(inptu: { email: "a@example.com", password: "whatever-1" }) { token } }' },

@@ -25,14 +25,10 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const s of sockets) await s.dispose();
-  try {
-    for (const app of [t, ...extra]) {
-      app?.app.server.closeAllConnections();
-      await app?.close();
-    }
-  } finally {
-    await mail.close();
-  }
+  for (const app of [t, ...extra]) app?.app.server.closeAllConnections();
+  const closed = await Promise.allSettled([t, ...extra].map((app) => app?.close()));
+  await mail.close();
+  for (const result of closed) if (result.status === 'rejected') throw result.reason;
 });
 
 const login = (email: string, password: string, app = t) => app.gql(LOGIN, { input: { email, password } });
@@ -41,6 +37,11 @@ const reset = (token: string, newPassword: string, app = t) => app.gql(RESET, { 
 async function resetToken(email: string, count = 1): Promise<string> {
   expect((await requestReset(email)).body).toEqual({ data: { requestPasswordReset: true } });
   return tokenIn(t, await mail.waitFor(email, 'password-reset', { count }), '/auth/reset-password');
+}
+/** The tokens of the reset mails to `email` after the first `sent` of them. */
+function resetTokensSince(email: string, sent: number): string[] {
+  const mails = mail.to(email, 'password-reset').slice(sent);
+  return mails.map((m) => tokenIn(t, m, '/auth/reset-password'));
 }
 const works = async (email: string, password: string) => Boolean((await login(email, password)).body.data?.login);
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -215,7 +216,7 @@ it('23. After a second reset request, the first token -> void by design (only th
     hold.restore();
   }
   await mail.waitFor(email, 'password-reset', { count: sent + 2 });
-  const pair = mail.to(email, 'password-reset').slice(sent).map((m) => tokenIn(t, m, '/auth/reset-password'));
+  const pair = resetTokensSince(email, sent);
   expect((await tokenRowsOf(t, email)).filter((row) => row.consumedAt === null)).toHaveLength(1);
   const live: string[] = [];
   for (const token of pair) if ((await tokenRow(t, token))!.consumedAt === null) live.push(token);
@@ -231,8 +232,9 @@ it('23. After a second reset request, the first token -> void by design (only th
     const before = mail.to(email, 'password-reset').length;
     await Promise.all([requestReset(email), requestReset(email)]);
     await mail.waitFor(email, 'password-reset', { count: before + 2 });
-    const tokens = mail.to(email, 'password-reset').slice(before).map((m) => tokenIn(t, m, '/auth/reset-password'));
-    expect((await tokenRowsOf(t, email)).filter((row) => row.consumedAt === null), `round ${round}`).toHaveLength(1);
+    const tokens = resetTokensSince(email, before);
+    const unused = (await tokenRowsOf(t, email)).filter((row) => row.consumedAt === null);
+    expect(unused, `round ${round}`).toHaveLength(1);
     const results = await Promise.all(tokens.map((token, i) => reset(token, `round ${round} password ${i}`)));
     expect(results.map(codeOf).sort()).toEqual(['TOKEN_INVALID', undefined]);
   }

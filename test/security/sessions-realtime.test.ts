@@ -247,7 +247,7 @@ it('41. A token after its idle or absolute lifetime (fake clock), or after the u
     expect((await goneWs.request(ME)).data.me.id).toBe(gone.userId);
     await c.db.query(`DELETE FROM "User" WHERE id = $1`, [gone.userId]);
     expect(await c.db.query(`SELECT id FROM "Session" WHERE "userId" = $1`, [gone.userId])).toEqual([]);
-    await eventually(async () => (await c.gql(ME, {}, { token: gone.token })).status === 401, 'the deleted user\'s token refused', SESSION_CACHE_TTL_MS + 1000);
+    await eventually(async () => (await c.gql(ME, {}, { token: gone.token })).status === 401, "the deleted user's token refused", SESSION_CACHE_TTL_MS + 1000);
     await expectDeadOnHttp(c, gone.token);
     expect(await initWith(c, gone.token)).toEqual({ code: 4403, acked: false });
     expect(await c.app.closeEndedSessions()).toBe(1);

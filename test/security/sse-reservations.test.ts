@@ -175,7 +175,9 @@ it('53. A flood of 1,000 refused reservations (each naming its own 8 KB token) s
     const statuses: number[] = [];
     for (let i = from; i < from + count; i += concurrency) {
       const batch = Array.from({ length: concurrency }, (_, j) => `${i + j}`.padStart(8000, 'z'));
-      statuses.push(...(await Promise.all(batch.map(async (key) => (await reserve(t, ip, { [TOKEN_HEADER]: key }).then((r) => r.arrayBuffer().then(() => r.status)))))));
+      statuses.push(
+        ...(await Promise.all(batch.map(async (key) => await reserve(t, ip, { [TOKEN_HEADER]: key }).then((r) => r.arrayBuffer().then(() => r.status))))),
+      );
     }
     return statuses;
   };

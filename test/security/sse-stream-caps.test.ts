@@ -124,7 +124,11 @@ it(`53. One single-connection stream holds at most ${limits.maxOpenOperationsPer
   for (const spy of Object.values(work)) expect(spy).not.toHaveBeenCalled();
 
   // The twenty are still live: revocations of other sessions reach every one of them.
-  const seen = await untilSubscribed(t, email, live.map((id) => (ids: string[]) => revokedIds(nextPayloads(stream.text(), id)).some((s) => ids.includes(s))));
+  const seen = await untilSubscribed(
+    t,
+    email,
+    live.map((id) => (ids: string[]) => revokedIds(nextPayloads(stream.text(), id)).some((s) => ids.includes(s))),
+  );
   expect(seen.length).toBeGreaterThan(0);
   expect(nextPayloads(stream.text()).filter((event) => `${event.id}`.startsWith('past'))).toEqual([]);
 
@@ -145,7 +149,9 @@ it(`53. A single-connection stream runs at most ${limits.maxOperationsPerSseStre
   // Operations refused at validation, each under a fresh id (graphql-sse keeps every id it was sent).
   const statuses: number[] = [];
   for (let i = 30; i < limits.maxOperationsPerSseStreamLifetime; i += 10) {
-    const batch = Array.from({ length: Math.min(10, limits.maxOperationsPerSseStreamLifetime - i) }, (_, j) => onStream(stream.token, '{ nope }', `refused-${i + j}`));
+    const batch = Array.from({ length: Math.min(10, limits.maxOperationsPerSseStreamLifetime - i) }, (_, j) =>
+      onStream(stream.token, '{ nope }', `refused-${i + j}`),
+    );
     statuses.push(...(await Promise.all(batch)).map((answer) => answer.status));
   }
   expect(statuses).toEqual(Array(limits.maxOperationsPerSseStreamLifetime - 30).fill(400));
@@ -193,7 +199,11 @@ it(`54. Distinct-connection SSE streams: at most ${limits.maxDistinctSseStreamsP
   const elsewhere = await openDistinct('198.51.100.5', SESSION_REVOKED, user.token);
   expect(elsewhere.status).toBe(200);
   // The ten stay live.
-  await untilSubscribed(t, email, [...streams, elsewhere].map((s) => (ids: string[]) => revokedIds(nextPayloads(s.text())).some((id) => ids.includes(id))));
+  await untilSubscribed(
+    t,
+    email,
+    [...streams, elsewhere].map((s) => (ids: string[]) => revokedIds(nextPayloads(s.text())).some((id) => ids.includes(id))),
+  );
 
   // One /64 is one client, however many of its addresses it uses.
   const v6 = [];

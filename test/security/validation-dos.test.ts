@@ -87,7 +87,10 @@ const overSingleConnectionSse: Transport = async (app, query) => {
 };
 
 const transports: Array<[string, Transport]> = [
-  ['HTTP', overHttp], ['WebSocket', overWebSocket], ['SSE', overSse], ['single-connection SSE', overSingleConnectionSse],
+  ['HTTP', overHttp],
+  ['WebSocket', overWebSocket],
+  ['SSE', overSse],
+  ['single-connection SSE', overSingleConnectionSse],
 ];
 
 async function timed<T>(work: () => Promise<T>): Promise<{ result: T; ms: number }> {
@@ -100,8 +103,12 @@ async function timed<T>(work: () => Promise<T>): Promise<{ result: T; ms: number
 function watchServices(app: TestApp) {
   const { hasher, sessions, password, registration } = app.app.services;
   return [
-    vi.spyOn(registration, 'register'), vi.spyOn(hasher, 'hash'), vi.spyOn(hasher, 'verify'),
-    vi.spyOn(password, 'login'), vi.spyOn(sessions, 'listLive'), vi.spyOn(sessions, 'authenticate'),
+    vi.spyOn(registration, 'register'),
+    vi.spyOn(hasher, 'hash'),
+    vi.spyOn(hasher, 'verify'),
+    vi.spyOn(password, 'login'),
+    vi.spyOn(sessions, 'listLive'),
+    vi.spyOn(sessions, 'authenticate'),
   ];
 }
 const rows = async (app: TestApp) =>
@@ -170,7 +177,10 @@ describe('validation takes time linear in the document', () => {
   // Timings on a shared machine: a retry absorbs a load spike; an exponential walk fails every try.
   it('46. /health answers within 200 ms while N=95 documents keep coming, over HTTP and WebSocket', { retry: 2 }, async () => {
     await healthWhileAttacked(dev, overHttp, 200); // warm-up
-    for (const [name, send] of [['HTTP', overHttp], ['WebSocket', overWebSocket]] as const) {
+    for (const [name, send] of [
+      ['HTTP', overHttp],
+      ['WebSocket', overWebSocket],
+    ] as const) {
       const { worstHealth, worstDelay, attacks, cpuPerAttack } = await healthWhileAttacked(dev, send);
       expect(attacks, name).toBeGreaterThan(5);
       expect(worstHealth, name).toBeLessThan(200);
@@ -207,8 +217,16 @@ describe('validation takes time linear in the document', () => {
       ['inline', `{ ${'... on Query { '.repeat(190)}me { id }${' }'.repeat(190)} }`, /^$/],
       ['many spreads', `{ ${Array.from({ length: 200 }, (_, i) => `...G${i % 40}`).join(' ')} } ${fragments.join(' ')}`, /^$/],
       ['ring', `{ ...C0 } ${Array.from({ length: 90 }, (_, i) => `fragment C${i} on Query { ...C${(i + 1) % 90} }`).join(' ')}`, /within itself/],
-      ['dense cycle', `{ ...C0 } ${Array.from({ length: 60 }, (_, i) => `fragment C${i} on Query { ...C${(i + 1) % 60} ...C${(i + 7) % 60} me { id } }`).join(' ')}`, /too expensive/],
-      ['levels', `{ adminUser(id: "x") { ...L40 } } fragment L0 on AdminUser { user { id } } ${Array.from({ length: 40 }, (_, i) => `fragment L${i + 1} on AdminUser { ...L${i} user { ...U } ...L${i} }`).join(' ')} fragment U on User { id }`, /too expensive/],
+      [
+        'dense cycle',
+        `{ ...C0 } ${Array.from({ length: 60 }, (_, i) => `fragment C${i} on Query { ...C${(i + 1) % 60} ...C${(i + 7) % 60} me { id } }`).join(' ')}`,
+        /too expensive/,
+      ],
+      [
+        'levels',
+        `{ adminUser(id: "x") { ...L40 } } fragment L0 on AdminUser { user { id } } ${Array.from({ length: 40 }, (_, i) => `fragment L${i + 1} on AdminUser { ...L${i} user { ...U } ...L${i} }`).join(' ')} fragment U on User { id }`,
+        /too expensive/,
+      ],
     ];
     for (const [name, query, expected] of variants) {
       const { result, ms } = await timed(() => overHttp(dev, `${query} # ${randomUUID()}`));

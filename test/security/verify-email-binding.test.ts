@@ -24,7 +24,7 @@ const account = async (email: string) =>
 const verifiedEvents = async (userId: string) =>
   (await t.db.query(`SELECT count(*)::int AS n FROM "AuditEvent" WHERE type = 'email.verified' AND "userId" = $1`, [userId]))[0].n;
 
-it('52. the owner following a squatter\'s verification link verifies nothing and grants no role', async () => {
+it("52. the owner following a squatter's verification link verifies nothing and grants no role", async () => {
   // The squatter registers the owner's address (an ADMIN_EMAILS one) with a password of hers.
   const squatter = await t.register(OWNER, 'squatter password 1');
   const link = tokenIn(t, await mail.waitFor(OWNER, 'email-verification'), '/auth/verify-email');

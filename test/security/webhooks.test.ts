@@ -40,7 +40,11 @@ describe('62. webhooks', () => {
     const user = await open.register('signed@example.com');
     await receiver.waitFor((all) => all.length === 2);
     const { body, headers } = receiver.received[0]!;
-    const signed = { 'webhook-id': String(headers['webhook-id']), 'webhook-timestamp': String(headers['webhook-timestamp']), 'webhook-signature': String(headers['webhook-signature']) };
+    const signed = {
+      'webhook-id': String(headers['webhook-id']),
+      'webhook-timestamp': String(headers['webhook-timestamp']),
+      'webhook-signature': String(headers['webhook-signature']),
+    };
     expect(signed['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
     expect(new Webhook(secret).verify(body, signed)).toEqual(JSON.parse(body));
     const bytes = Buffer.from(body);
@@ -73,8 +77,25 @@ describe('62. webhooks', () => {
   it('62. loopback, private, link-local, multicast and unspecified targets are refused at creation (BAD_USER_INPUT), nothing stored', async () => {
     strict = await startTestApp({ db, env: { WEBHOOK_ALLOW_PRIVATE: 'false' } });
     const port = new URL(receiver.url).port;
-    const hosts = ['127.0.0.1', 'localhost', '[::1]', '0.0.0.0', '169.254.169.254', '[::ffff:127.0.0.1]', '[::ffff:a9fe:a9fe]',
-      '10.1.2.3', '172.16.0.1', '192.168.1.1', '100.64.0.1', '[fd00::1]', '[fe80::1]', '224.0.0.1', '[::]', '2130706433', '0x7f000001'];
+    const hosts = [
+      '127.0.0.1',
+      'localhost',
+      '[::1]',
+      '0.0.0.0',
+      '169.254.169.254',
+      '[::ffff:127.0.0.1]',
+      '[::ffff:a9fe:a9fe]',
+      '10.1.2.3',
+      '172.16.0.1',
+      '192.168.1.1',
+      '100.64.0.1',
+      '[fd00::1]',
+      '[fe80::1]',
+      '224.0.0.1',
+      '[::]',
+      '2130706433',
+      '0x7f000001',
+    ];
     for (const host of hosts) {
       const r = await strict.gql(CREATE, { input: { url: `http://${host}:${port}/hook`, events: ['user.created'] } }, { token: admin.token });
       expect(r.body.errors?.[0]?.extensions.code, host).toBe('BAD_USER_INPUT');
@@ -103,7 +124,10 @@ describe('62. webhooks', () => {
       if (rows.length === 2 && rows.every((row) => row.attempts > 0)) break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    expect(rows).toEqual([{ attempts: 1, responseStatus: null }, { attempts: 1, responseStatus: null }]);
+    expect(rows).toEqual([
+      { attempts: 1, responseStatus: null },
+      { attempts: 1, responseStatus: null },
+    ]);
     expect(receiver.received).toEqual([]);
     const refused = strict.logs.filter((line) => line.includes('webhook delivery failed') && line.includes('loopback, private or reserved'));
     expect(refused).toHaveLength(2);
@@ -111,7 +135,8 @@ describe('62. webhooks', () => {
 
   it('42. every admin webhook field: UNAUTHENTICATED anonymously, FORBIDDEN for a user, nothing changed; works for an admin', async () => {
     const user = await strict.register('not-an-admin@example.com');
-    const { webhook, secret } = (await open.gql(CREATE, { input: { url: receiver.url, events: ['user.created'] } }, { token: admin.token })).body.data.adminCreateWebhook;
+    const { webhook, secret } = (await open.gql(CREATE, { input: { url: receiver.url, events: ['user.created'] } }, { token: admin.token })).body.data
+      .adminCreateWebhook;
     strict.rememberSecret(secret);
     const [delivery] = await db.query(`SELECT id FROM "WebhookDelivery" LIMIT 1`);
     const calls: Array<[string, string, Record<string, unknown>]> = [
@@ -138,16 +163,37 @@ describe('62. webhooks', () => {
       expect([refused.status, refused.body.errors?.[0]?.extensions.code], field).toEqual([403, 'FORBIDDEN']);
       expect(await state(), field).toEqual(before);
       const allowed = await strict.gql(query, variables, { token: admin.token });
-      if (field === 'adminCreateWebhook') expect(allowed.body.errors?.[0]?.extensions.code).toBe('BAD_USER_INPUT'); // loopback, strict
+      if (field === 'adminCreateWebhook')
+        expect(allowed.body.errors?.[0]?.extensions.code).toBe('BAD_USER_INPUT'); // loopback, strict
       else expect(allowed.body.errors, field).toBeUndefined();
       if (field === 'adminRotateWebhookSecret') strict.rememberSecret(allowed.body.data.adminRotateWebhookSecret.secret);
     }
   });
 
   it('62. the address rules cover IPv4, IPv6 and IPv4 inside IPv6', () => {
-    for (const a of ['127.0.0.1', '10.0.0.1', '172.31.255.255', '192.168.0.1', '169.254.169.254', '0.0.0.0', '100.127.0.1', '224.0.0.251',
-      '255.255.255.255', '::', '::1', 'fe80::1', 'fc00::1', 'fd12:3456::1', 'ff02::1', '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:10.0.0.1',
-      '64:ff9b::a9fe:a9fe', '2002:7f00:1::', 'not an address']) {
+    for (const a of [
+      '127.0.0.1',
+      '10.0.0.1',
+      '172.31.255.255',
+      '192.168.0.1',
+      '169.254.169.254',
+      '0.0.0.0',
+      '100.127.0.1',
+      '224.0.0.251',
+      '255.255.255.255',
+      '::',
+      '::1',
+      'fe80::1',
+      'fc00::1',
+      'fd12:3456::1',
+      'ff02::1',
+      '::ffff:127.0.0.1',
+      '::ffff:7f00:1',
+      '::ffff:10.0.0.1',
+      '64:ff9b::a9fe:a9fe',
+      '2002:7f00:1::',
+      'not an address',
+    ]) {
       expect(isForbiddenAddress(a), a).toBe(true);
     }
     for (const a of ['93.184.216.34', '8.8.8.8', '172.32.0.1', '2606:4700:4700::1111', '::ffff:8.8.8.8', '2001:db8::1'.replace('db8', '4860')]) {

@@ -88,7 +88,10 @@ it('54. Past 50 sockets from one client address the upgrade is refused with 429 
   await eventually(async () => {
     const retry = rawSocket(t.url, { headers: { 'x-forwarded-for': ip } });
     sockets.push(retry);
-    return retry.opened.then(() => true, () => false);
+    return retry.opened.then(
+      () => true,
+      () => false,
+    );
   }, 'the closed socket to give its place back');
   for (const s of mine) s.socket.close(1000);
 

@@ -26,7 +26,13 @@ function run(cwd: string, script: string, args: string[]) {
 }
 
 const cruise = (cwd: string) =>
-  run(cwd, 'node_modules/dependency-cruiser/bin/dependency-cruiser.mjs', ['src/**/*.ts', '--config', join(repo, '.dependency-cruiser.cjs'), '--output-type', 'err']);
+  run(cwd, 'node_modules/dependency-cruiser/bin/dependency-cruiser.mjs', [
+    'src/**/*.ts',
+    '--config',
+    join(repo, '.dependency-cruiser.cjs'),
+    '--output-type',
+    'err',
+  ]);
 
 afterAll(() => {
   for (const root of fixtures) rmSync(root, { recursive: true, force: true });
@@ -60,7 +66,8 @@ describe('dependency-cruiser: the arrows of DESIGN.md', () => {
       'src/platform/db.ts': 'export type Db = { url: string };\nexport const connect = (url: string): Db => ({ url });\n',
       'src/kernel/unit-of-work.ts': "import type { Db } from '../platform/db.ts';\nexport const inTransaction = (db: Db) => db;\n",
       'src/modules/notes/notes.service.ts': "import type { Db } from '../../platform/db.ts';\nexport const notes = (db: Db) => db.url;\n",
-      'src/modules/notes/notes.schema.ts': "import type { Db } from '../../platform/db.ts';\nimport { notes } from './notes.service.ts';\nexport const schema = (db: Db) => notes(db);\n",
+      'src/modules/notes/notes.schema.ts':
+        "import type { Db } from '../../platform/db.ts';\nimport { notes } from './notes.service.ts';\nexport const schema = (db: Db) => notes(db);\n",
     });
     const { status, output } = cruise(root);
     expect(output).toContain('no dependency violations found');

@@ -31,13 +31,16 @@ const lock = parse('mutation($id: ID!, $reason: String) { adminLockUser(id: $id,
 describe('findRefusedText', () => {
   it('finds the first refused text in the variables, by its place in the schema, never quoting it', () => {
     expect(findRefusedText(schema, register, undefined, { input: { email: 'a@example.com', name: 'Ada\u0000' } })).toEqual({
-      problem: 'control character', where: '$input.name',
+      problem: 'control character',
+      where: '$input.name',
     });
     expect(findRefusedText(schema, register, undefined, { input: { email: 'a@example.com', password: 'pass\nword' } })).toEqual({
-      problem: 'control character', where: '$input.password',
+      problem: 'control character',
+      where: '$input.password',
     });
     expect(findRefusedText(schema, register, undefined, { input: { email: 'a@example.com', unknown: { deeper: '\u0007' } } })).toEqual({
-      problem: 'control character', where: '$input',
+      problem: 'control character',
+      where: '$input',
     });
     expect(findRefusedText(schema, register, undefined, { input: { email: 'a@example.com', name: 'Ada\n' } })?.where).toBe('$input.name');
     expect(findRefusedText(schema, register, undefined, { input: { email: 'a@example.com', name: 'Ada Lovelace' } })).toBeNull();
@@ -74,7 +77,8 @@ describe('findRefusedText', () => {
     for (let i = 0; i < 50_000; i++) nested = [nested]; // as deep as a 100 KB body can nest
     const started = performance.now();
     expect(findRefusedText(schema, register, undefined, { input: { email: 'a@example.com', name: nested } })).toEqual({
-      problem: 'control character', where: '$input',
+      problem: 'control character',
+      where: '$input',
     });
     const wide = { input: { email: 'a@example.com', name: Array.from({ length: 50_000 }, () => 'x'.repeat(5)) } };
     expect(findRefusedText(schema, register, undefined, wide)).toBeNull();

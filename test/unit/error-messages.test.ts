@@ -61,7 +61,13 @@ const wrong: Array<Record<string, unknown>> = [
   { input: [{ token: SECRET }] },
   { input: { token: SECRET, newPassword: [SECRET] }, ids: [{ a: SECRET }], role: SECRET, at: SECRET, n: SECRET },
   { input: { token: SECRET, newPassword: { x: SECRET } }, n: 1e20, at: { x: SECRET }, update: { rol: SECRET, [`${SECRET}${'k'.repeat(5000)}`]: 1 } },
-  { input: { token: SECRET, newPassword: SECRET }, update: { role: SECRET, emailVerified: SECRET, name: 5 }, nested: [[SECRET, 5], null], flag: SECRET, f: SECRET },
+  {
+    input: { token: SECRET, newPassword: SECRET },
+    update: { role: SECRET, emailVerified: SECRET, name: 5 },
+    nested: [[SECRET, 5], null],
+    flag: SECRET,
+    f: SECRET,
+  },
   { input: { token: SECRET, newPassword: SECRET, [`x at "input.newPassword"; ${SECRET}`]: SECRET }, update: null },
   { input: { token: SECRET, newPassword: SECRET }, update: { emailVerified: `Did you mean "${SECRET}"?` } },
 ];
@@ -125,10 +131,8 @@ describe('safeValueMessage', () => {
     expect(errors(`mutation { resetPassword(input: { newPassword: "${SECRET}" }) }`)).toEqual([
       'Expected value of type "ResetPasswordInput" to include required field "token".',
     ]);
-    expect(errors(`mutation { resetPassword(input: { token: 5, newPassword: "${SECRET}" }) }`)).toEqual([
-      'String cannot represent a non string value.',
-    ]);
-    expect(errors("{ adminUsers(role: S3cretSentinel) { totalCount } }")).toEqual(['Value does not exist in "Role" enum.']);
+    expect(errors(`mutation { resetPassword(input: { token: 5, newPassword: "${SECRET}" }) }`)).toEqual(['String cannot represent a non string value.']);
+    expect(errors('{ adminUsers(role: S3cretSentinel) { totalCount } }')).toEqual(['Value does not exist in "Role" enum.']);
     expect(errors('{ me { emial } }')).toEqual(['Cannot query field "emial" on type "User". Did you mean "email"?']);
     // A validation message about a variable (yoga marks them) holds no value: kept as GraphQL wrote it.
     const unused = new GraphQLError('Variable "$x" is never used.', { extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });

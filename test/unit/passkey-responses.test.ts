@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
-  encodedUserHandleOf, parseAuthenticationResponse, parseRegistrationResponse, userHandleOf,
+  encodedUserHandleOf,
+  parseAuthenticationResponse,
+  parseRegistrationResponse,
+  userHandleOf,
 } from '../../src/modules/auth/strategies/passkey/passkey-responses.ts';
 
 // What the browser sends back is read defensively before any verification: a text that is not the
@@ -20,9 +23,23 @@ describe('passkey responses', () => {
     const credential = { id: 'abc', rawId: 'abc', type: 'public-key', response: { clientDataJSON: 'x' } };
     expect(parseAuthenticationResponse(JSON.stringify(credential))).toEqual(credential);
     expect(parseRegistrationResponse(JSON.stringify(credential)).id).toBe('abc');
-    for (const text of ['', '{', 'null', '[]', '"abc"', '{}', '{"id":"abc"}', '{"id":"","response":{}}', '{"id":1,"response":{}}',
-      '{"id":"abc","response":null}', `{"id":"${'a'.repeat(70_000)}","response":{}}`]) {
-      expect(codeOf(() => parseAuthenticationResponse(text)), text.slice(0, 40)).toBe('BAD_USER_INPUT');
+    for (const text of [
+      '',
+      '{',
+      'null',
+      '[]',
+      '"abc"',
+      '{}',
+      '{"id":"abc"}',
+      '{"id":"","response":{}}',
+      '{"id":1,"response":{}}',
+      '{"id":"abc","response":null}',
+      `{"id":"${'a'.repeat(70_000)}","response":{}}`,
+    ]) {
+      expect(
+        codeOf(() => parseAuthenticationResponse(text)),
+        text.slice(0, 40),
+      ).toBe('BAD_USER_INPUT');
     }
   });
 

@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { proofOf } from '../../src/modules/auth/second-factor/second-factor-proof.ts';
-import {
-  RECOVERY_CODE_COUNT, hashRecoveryCode, newRecoveryCodes, normalizeRecoveryCode,
-} from '../../src/modules/auth/second-factor/recovery-codes.ts';
+import { RECOVERY_CODE_COUNT, hashRecoveryCode, newRecoveryCodes, normalizeRecoveryCode } from '../../src/modules/auth/second-factor/recovery-codes.ts';
 import { matchTotp, newTotpSecret, timeStepAt, totpCodeForStep, totpUri } from '../../src/modules/auth/second-factor/totp.ts';
 
 // The pure rules of the second factor: RFC 6238 codes and their drift window, and the form of

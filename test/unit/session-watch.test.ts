@@ -11,8 +11,7 @@ let events: Events;
 afterEach(() => events?.close());
 
 const viewer = (userId: string, sessionId: string) => ({ user: { id: userId }, session: { id: sessionId } });
-const revoke = (userId: string, sessionId: string) =>
-  events.publishSessionRevoked({ userId, sessionId, reason: 'LOGOUT', revokedAt: new Date() });
+const revoke = (userId: string, sessionId: string) => events.publishSessionRevoked({ userId, sessionId, reason: 'LOGOUT', revokedAt: new Date() });
 
 function setup(live: Set<string>) {
   events = createEvents({ prefix: 'test:', log: createLogger('silent') });
@@ -31,7 +30,10 @@ it('hears each user once, ends only the connections of the revoked session, and 
   expect(watch.listeningUsers()).toBe(2);
   revoke('u1', 's1');
   await eventually(() => ended.length === 2, 'both connections of s1 ended');
-  expect(ended.sort()).toEqual([['socketA', 'revoked'], ['streamA', 'revoked']]);
+  expect(ended.sort()).toEqual([
+    ['socketA', 'revoked'],
+    ['streamA', 'revoked'],
+  ]);
   socketA(); // closing an ended connection again is harmless
   socketB();
   expect(watch.listeningUsers()).toBe(1);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config/env.ts';
+import { loadConfig } from '../../src/config/env.ts';
+import { ConfigError } from '../../src/config/config-error.ts';
 import { cbor } from '../helpers/software-authenticator.ts';
 
 // The relying party of passkeys (WEBAUTHN_RP_ID, WEBAUTHN_ORIGINS), and the CBOR encoder the
@@ -47,7 +48,14 @@ describe('the test CBOR encoder', () => {
     expect(hex(new Uint8Array([1, 2, 3, 4]))).toBe('4401020304');
     expect(hex('IETF')).toBe('6449455446');
     expect(hex([1, [2, 3], [4, 5]])).toBe('8301820203820405');
-    expect(hex(new Map([[1, 2], [3, 4]]))).toBe('a201020304');
+    expect(
+      hex(
+        new Map([
+          [1, 2],
+          [3, 4],
+        ]),
+      ),
+    ).toBe('a201020304');
     expect(hex({ a: 1, b: [2, 3] })).toBe('a26161016162820203');
   });
 });

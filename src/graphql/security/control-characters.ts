@@ -1,6 +1,19 @@
 import {
-  GraphQLError, Kind, TypeInfo, getNamedType, getOperationAST, isInputObjectType, isListType, isNonNullType,
-  typeFromAST, visit, visitWithTypeInfo, type DocumentNode, type GraphQLInputObjectType, type GraphQLInputType, type GraphQLSchema,
+  GraphQLError,
+  Kind,
+  TypeInfo,
+  getNamedType,
+  getOperationAST,
+  isInputObjectType,
+  isListType,
+  isNonNullType,
+  typeFromAST,
+  visit,
+  visitWithTypeInfo,
+  type DocumentNode,
+  type GraphQLInputObjectType,
+  type GraphQLInputType,
+  type GraphQLSchema,
   type OperationDefinitionNode,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
@@ -55,45 +68,48 @@ function checkDocument(schema: GraphQLSchema, document: DocumentNode): DocumentC
   const positions: string[] = [];
   const check: DocumentCheck = { literal: null, multiLineVariables: new Map(), defaults: [] };
   const position = () => positions[positions.length - 1];
-  visit(document, visitWithTypeInfo(typeInfo, {
-    Argument: {
-      enter(node) {
-        const directive = typeInfo.getDirective();
-        const field = typeInfo.getFieldDef();
-        const parent = typeInfo.getParentType();
-        if (directive) positions.push(`@${directive.name}(${node.name.value}:)`);
-        else positions.push(field && parent ? `${parent.name}.${field.name}(${node.name.value}:)` : '');
+  visit(
+    document,
+    visitWithTypeInfo(typeInfo, {
+      Argument: {
+        enter(node) {
+          const directive = typeInfo.getDirective();
+          const field = typeInfo.getFieldDef();
+          const parent = typeInfo.getParentType();
+          if (directive) positions.push(`@${directive.name}(${node.name.value}:)`);
+          else positions.push(field && parent ? `${parent.name}.${field.name}(${node.name.value}:)` : '');
+        },
+        leave: () => void positions.pop(),
       },
-      leave: () => void positions.pop(),
-    },
-    ObjectField: {
-      enter(node) {
-        const parent = typeInfo.getParentInputType();
-        positions.push(parent ? `${getNamedType(parent).name}.${node.name.value}` : '');
+      ObjectField: {
+        enter(node) {
+          const parent = typeInfo.getParentInputType();
+          positions.push(parent ? `${getNamedType(parent).name}.${node.name.value}` : '');
+        },
+        leave: () => void positions.pop(),
       },
-      leave: () => void positions.pop(),
-    },
-    VariableDefinition: {
-      enter: (node) => void positions.push(`$${node.variable.name.value}`),
-      leave: () => void positions.pop(),
-    },
-    Variable(node, _key, parent) {
-      if ((parent as { kind?: string } | undefined)?.kind === Kind.VARIABLE_DEFINITION) return;
-      const name = node.name.value;
-      const usedWhere = position() ?? '';
-      check.multiLineVariables.set(name, (check.multiLineVariables.get(name) ?? true) && multiLineTexts.has(usedWhere));
-    },
-    StringValue(node) {
-      const where = position();
-      if (where === undefined || check.literal) return; // a description, or already refused
-      if (where.startsWith('$')) {
-        check.defaults.push({ variable: where.slice(1), text: node.value });
-        return;
-      }
-      const problem = textProblem(node.value, multiLineTexts.has(where));
-      if (problem) check.literal = { problem, where };
-    },
-  }));
+      VariableDefinition: {
+        enter: (node) => void positions.push(`$${node.variable.name.value}`),
+        leave: () => void positions.pop(),
+      },
+      Variable(node, _key, parent) {
+        if ((parent as { kind?: string } | undefined)?.kind === Kind.VARIABLE_DEFINITION) return;
+        const name = node.name.value;
+        const usedWhere = position() ?? '';
+        check.multiLineVariables.set(name, (check.multiLineVariables.get(name) ?? true) && multiLineTexts.has(usedWhere));
+      },
+      StringValue(node) {
+        const where = position();
+        if (where === undefined || check.literal) return; // a description, or already refused
+        if (where.startsWith('$')) {
+          check.defaults.push({ variable: where.slice(1), text: node.value });
+          return;
+        }
+        const problem = textProblem(node.value, multiLineTexts.has(where));
+        if (problem) check.literal = { problem, where };
+      },
+    }),
+  );
   return check;
 }
 
@@ -113,13 +129,17 @@ function pathOf(pending: Pending): string {
   for (let p: Pending | null = pending; p; p = p.parent) labels.push(p.label);
   if (labels.length > MAX_LABELS) return String(labels[labels.length - 1]);
   const shown = labels.reverse().map((label) => (typeof label === 'number' ? `[${label}]` : label === null ? '' : label));
-  return shown[0] + shown.slice(1).map((label) => (label && !label.startsWith('[') ? `.${label}` : label)).join('');
+  return (
+    shown[0] +
+    shown
+      .slice(1)
+      .map((label) => (label && !label.startsWith('[') ? `.${label}` : label))
+      .join('')
+  );
 }
 
 /** Walks every variable's value once, without recursion (a JSON body may nest deeply). */
-function checkVariables(
-  schema: GraphQLSchema, operation: OperationDefinitionNode, variables: Record<string, unknown>, check: DocumentCheck,
-): Finding | null {
+function checkVariables(schema: GraphQLSchema, operation: OperationDefinitionNode, variables: Record<string, unknown>, check: DocumentCheck): Finding | null {
   const stack: Pending[] = [];
   for (const definition of operation.variableDefinitions ?? []) {
     const name = definition.variable.name.value;
@@ -161,8 +181,11 @@ function checkVariables(
 
 /** The first text of the operation (its variables or the document's literals) that is refused. */
 export function findRefusedText(
-  schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined,
-  variables: Record<string, unknown> | null | undefined, documentChecks?: WeakMap<DocumentNode, DocumentCheck>,
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName: string | null | undefined,
+  variables: Record<string, unknown> | null | undefined,
+  documentChecks?: WeakMap<DocumentNode, DocumentCheck>,
 ): Finding | null {
   let check = documentChecks?.get(document);
   if (!check) {
@@ -189,7 +212,10 @@ function refusedTextError({ problem, where }: Finding): GraphQLError {
 export function useControlCharacterRefusal(): Plugin {
   // yoga reuses the parsed document of a query it has seen, so its literals are checked once.
   const documentChecks = new WeakMap<DocumentNode, DocumentCheck>();
-  const refuse = ({ args, setResultAndStopExecution }: {
+  const refuse = ({
+    args,
+    setResultAndStopExecution,
+  }: {
     args: { schema: GraphQLSchema; document: DocumentNode; operationName?: string | null; variableValues?: unknown };
     setResultAndStopExecution: (result: { errors: GraphQLError[] }) => void;
   }) => {

@@ -1,7 +1,4 @@
-import {
-  GraphQLError, Kind, type ASTVisitor, type FieldNode, type OperationDefinitionNode, type SelectionSetNode,
-  type ValidationContext,
-} from 'graphql';
+import { GraphQLError, Kind, type ASTVisitor, type FieldNode, type OperationDefinitionNode, type SelectionSetNode, type ValidationContext } from 'graphql';
 
 // Validation rules that refuse expensive documents before anything executes: depth, aliases and
 // cost, each computed per operation through its fragments. The work is linear in the document:
@@ -104,9 +101,7 @@ function createDocumentMeasurer(limits: DocumentLimits, fragmentNamed: Validatio
         total.cost = add(total.cost, multiply(add(child.cost, 1), listSize(selection)));
       } else {
         // Fragments add no depth of their own.
-        const child = selection.kind === Kind.INLINE_FRAGMENT
-          ? measureSet(selection.selectionSet, false, level)
-          : measureFragment(selection.name.value);
+        const child = selection.kind === Kind.INLINE_FRAGMENT ? measureSet(selection.selectionSet, false, level) : measureFragment(selection.name.value);
         if (child instanceof OverLimit) return child;
         total.depth = Math.max(total.depth, child.depth);
         total.aliases = add(total.aliases, child.aliases);

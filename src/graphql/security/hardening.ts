@@ -22,9 +22,7 @@ export interface HardeningOptions {
  * rule at validation, so a refused document never reaches a resolver or the database. Those rules
  * take time linear in the document and run before GraphQL's own.
  */
-export function useHardening({
-  limits, maxTokens, maxDocumentChars = defaultGraphQLLimits.maxDocumentChars, production,
-}: HardeningOptions): Plugin {
+export function useHardening({ limits, maxTokens, maxDocumentChars = defaultGraphQLLimits.maxDocumentChars, production }: HardeningOptions): Plugin {
   const limitRules: ValidationRule[] = [documentLimitsRule(limits), oneSensitiveFieldRule];
   return {
     // HTTP and SSE: refused with 413 before parsing (a parse error would be answered with 200 to

@@ -13,7 +13,7 @@ type Resolver = GraphQLFieldResolver<unknown, object, object>;
 
 export class RateLimitPlugin<Types extends SchemaTypes> extends BasePlugin<Types> {
   private limited(resolve: Resolver, config: PothosOutputFieldConfig<Types>): Resolver {
-    const directives = ((config.pothosOptions as { directives?: Array<{ name: string; args: unknown }> }).directives ?? []);
+    const directives = (config.pothosOptions as { directives?: Array<{ name: string; args: unknown }> }).directives ?? [];
     const field = { name: config.name, directives, silentPerEmailLimit: policyOf(config).silentPerEmailLimit === true };
     return limitedResolver(field, resolve as GraphQLFieldResolver<unknown, GraphQLContext>) as Resolver;
   }

@@ -1,5 +1,11 @@
 import {
-  DirectiveLocation, GraphQLDirective, GraphQLEnumType, GraphQLInt, GraphQLList, GraphQLNonNull, GraphQLString,
+  DirectiveLocation,
+  GraphQLDirective,
+  GraphQLEnumType,
+  GraphQLInt,
+  GraphQLList,
+  GraphQLNonNull,
+  GraphQLString,
   type GraphQLFieldResolver,
 } from 'graphql';
 import { parseRule, type RateLimitRule } from '../../kernel/rate-limit-rules.ts';
@@ -10,7 +16,6 @@ import type { GraphQLContext } from '../context.ts';
 // resolver of every root field is wrapped when the schema is built (the rate-limit plugin of
 // graphql/builder.ts), so each execution counts, whatever the transport, and however many aliases
 // ask for it. RATE_LIMITS may replace the defaults per operation.
-
 
 /** `directives: rateLimits('10/15m:IP+EMAIL', '100/15m:IP')` on a field. */
 export function rateLimits(...rules: string[]) {

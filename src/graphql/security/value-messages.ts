@@ -1,6 +1,14 @@
 import {
-  GraphQLError, isEnumType, isInputObjectType, isListType, isNonNullType, isScalarType, Kind, typeFromAST,
-  type GraphQLInputType, type GraphQLSchema,
+  GraphQLError,
+  isEnumType,
+  isInputObjectType,
+  isListType,
+  isNonNullType,
+  isScalarType,
+  Kind,
+  typeFromAST,
+  type GraphQLInputType,
+  type GraphQLSchema,
 } from 'graphql';
 
 // GraphQL's messages about a wrong input value quote the value: "Variable "$input" got invalid
@@ -55,9 +63,12 @@ const fieldsOf = (schema: GraphQLSchema, typeRef: string) => {
 
 /** Built-in scalar wordings: the text before the quoted value is fixed, the value follows a colon. */
 const SCALAR_REASONS = [
-  'Int cannot represent non 32-bit signed integer value', 'Int cannot represent non-integer value',
-  'Float cannot represent non numeric value', 'String cannot represent a non string value',
-  'Boolean cannot represent a non boolean value', 'ID cannot represent a non-string and non-integer value',
+  'Int cannot represent non 32-bit signed integer value',
+  'Int cannot represent non-integer value',
+  'Float cannot represent non numeric value',
+  'String cannot represent a non string value',
+  'Boolean cannot represent a non boolean value',
+  'ID cannot represent a non-string and non-integer value',
   'ID cannot represent value',
 ];
 
@@ -119,8 +130,8 @@ function valueReason(inner: string, expected: GraphQLInputType | undefined, opti
   if (inner.startsWith('Value ')) {
     // `Value "<the client's text>" does not exist in "Role" enum.`: the enum's name is after the last marker.
     const marker = inner.lastIndexOf('does not exist in "');
-    const enumType = marker < 0 ? undefined : quotedAt(inner, marker + 'does not exist in '.length, (name) =>
-      NAME.test(name) && isEnumType(schema.getType(name)));
+    const enumType =
+      marker < 0 ? undefined : quotedAt(inner, marker + 'does not exist in '.length, (name) => NAME.test(name) && isEnumType(schema.getType(name)));
     if (!enumType || !inner.startsWith(' enum.', enumType.end)) return generic;
     const values = schema.getType(enumType.value);
     const known = (name: string) => isEnumType(values) && values.getValue(name) !== undefined;
@@ -176,7 +187,10 @@ function variableMessage(error: GraphQLError, options: ValueMessageOptions): str
   const declared = definition ? (typeFromAST(options.schema, definition.type) as GraphQLInputType | undefined) : undefined;
   const head = `Variable "$${name}"`;
   const rest = quotedName.end;
-  for (const [wording, tail] of [[' of required type ', 'was not provided.'], [' of non-null type ', 'must not be null.']] as const) {
+  for (const [wording, tail] of [
+    [' of required type ', 'was not provided.'],
+    [' of non-null type ', 'must not be null.'],
+  ] as const) {
     if (message.startsWith(wording, rest)) return declared ? `${head}${wording}"${String(declared)}" ${tail}` : `${head} ${tail}`;
   }
   let path = '';
@@ -210,7 +224,11 @@ function variableMessage(error: GraphQLError, options: ValueMessageOptions): str
 
 /** Messages that describe a literal value written in the document (validation of arguments). */
 const VALUE_MESSAGE_HEADS = [
-  'Expected a value of non-null type ', 'Expected value of ', 'Within OneOf Input Object type ', 'Enum "', 'Value "',
+  'Expected a value of non-null type ',
+  'Expected value of ',
+  'Within OneOf Input Object type ',
+  'Enum "',
+  'Value "',
   ...SCALAR_REASONS,
 ];
 
@@ -238,6 +256,10 @@ export function withSafeValueMessage(error: GraphQLError, options: ValueMessageO
   const message = safeValueMessage(error, options);
   if (message === error.message) return error;
   return new GraphQLError(message, {
-    nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, extensions: error.extensions,
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    extensions: error.extensions,
   });
 }

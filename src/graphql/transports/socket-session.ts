@@ -46,7 +46,9 @@ export function createSocketSessions({ sessions, clock, recheckMs }: Deps) {
       // A pending session is read again each time: once its second factor is given (on any
       // transport), its next subscribe is served at once.
       const trusted =
-        now.getTime() - state.readAt < recheckMs && sessions.effectiveExpiry(viewer.session) > now && viewer.user.role !== 'ADMIN' &&
+        now.getTime() - state.readAt < recheckMs &&
+        sessions.effectiveExpiry(viewer.session) > now &&
+        viewer.user.role !== 'ADMIN' &&
         !viewer.session.secondFactorPending;
       if (trusted) return viewer;
       state.reading ??= reread(state).finally(() => (state.reading = undefined));

@@ -41,8 +41,7 @@ export function createStreamReservations({ limits, release, onReleaseError }: De
   const perAddress = new Map<string, number>();
   let reserved = 0;
 
-  const rateLimited = (message: string) =>
-    new AppError('RATE_LIMITED', message, { retryAfter: limits.sseReservationTtlMs / 1000 });
+  const rateLimited = (message: string) => new AppError('RATE_LIMITED', message, { retryAfter: limits.sseReservationTtlMs / 1000 });
 
   function forget(token: string, stream: Stream): void {
     if (streams.get(token) !== stream) return;

@@ -71,9 +71,7 @@ export function createSigningKeys({ db, clock, encryptor, log, tokenTtlMs }: Dep
       if (newest && !successorDue([newest], now.getTime())) return null;
       // The first key signs at once; a successor after its predecessor's 30 days, and never
       // before caches have had PUBLISH_AHEAD_MS to see it.
-      const signsFrom = newest
-        ? new Date(Math.max(newest.signsFrom.getTime() + ROTATION_MS, now.getTime() + PUBLISH_AHEAD_MS))
-        : now;
+      const signsFrom = newest ? new Date(Math.max(newest.signsFrom.getTime() + ROTATION_MS, now.getTime() + PUBLISH_AHEAD_MS)) : now;
       await tx.signingKey.create({
         data: { kid, publicJwk: JSON.stringify(publicJwk), sealedPrivateJwk, createdAt: now, signsFrom },
       });

@@ -139,7 +139,7 @@ builder.mutationField('adminDeleteUser', (t) =>
 builder.mutationField('adminRevokeSessions', (t) =>
   t.int({
     authScopes: { admin: true },
-    description: "Revokes every live session of the user (REVOKED_BY_ADMIN); returns how many",
+    description: 'Revokes every live session of the user (REVOKED_BY_ADMIN); returns how many',
     args: { userId: t.arg.id({ required: true }) },
     resolve: (_root, { userId }, ctx) => ctx.services.admin.revokeSessions(actor(ctx), String(userId)),
   }),

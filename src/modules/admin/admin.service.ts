@@ -110,7 +110,11 @@ export function createAdminService({ db, clock, transact, users, sessions, audit
       const { email, name, passwordHash } = await users.prepareNewAccount(input);
       return transact(async (tx, uow) => {
         const user = await users.createInTransaction(tx, {
-          email, passwordHash, name, emailVerified: input.emailVerified ?? false, ...(input.role && { role: input.role }),
+          email,
+          passwordHash,
+          name,
+          emailVerified: input.emailVerified ?? false,
+          ...(input.role && { role: input.role }),
         });
         await record({ tx, uow }, actor, 'admin.user.created', user.id, { email, role: user.role, hasPassword: passwordHash !== null });
         return user;
@@ -118,11 +122,7 @@ export function createAdminService({ db, clock, transact, users, sessions, audit
     },
 
     /** Changes name, role or emailVerified; null leaves role and emailVerified as they are. */
-    async updateUser(
-      actor: Actor,
-      id: string,
-      input: { name?: string | null; role?: Role | null; emailVerified?: boolean | null },
-    ): Promise<User> {
+    async updateUser(actor: Actor, id: string, input: { name?: string | null; role?: Role | null; emailVerified?: boolean | null }): Promise<User> {
       const name = input.name === undefined ? undefined : normalizeName(input.name);
       return transact(async (tx, uow) => {
         const user = input.role === 'USER' ? await guardAdmins(tx, actor, id, 'demote', clock.now()) : await existing(tx, id);

@@ -22,8 +22,14 @@ export const SEND_MAIL = 'send-mail';
 export const SEND_MAIL_DEAD = 'send-mail-dead';
 
 export type MailTemplate =
-  | 'magic-link' | 'email-code' | 'password-reset' | 'email-verification' | 'password-changed'
-  | 'second-factor-enabled' | 'second-factor-disabled' | 'passkey-added';
+  | 'magic-link'
+  | 'email-code'
+  | 'password-reset'
+  | 'email-verification'
+  | 'password-changed'
+  | 'second-factor-enabled'
+  | 'second-factor-disabled'
+  | 'passkey-added';
 
 export interface MailRequest {
   template: MailTemplate;

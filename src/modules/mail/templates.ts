@@ -7,8 +7,7 @@ export interface RenderedMail {
   html: string;
 }
 
-const escapeHtml = (value: string) =>
-  value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const escapeHtml = (value: string) => value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 export function link(frontendUrl: string, path: string, params: Record<string, string>): string {
   const url = new URL(`${frontendUrl}${path}`);
@@ -22,8 +21,10 @@ function layout(title: string, paragraphs: string[], action?: { label: string; h
     ? `<p style="margin:24px 0"><a href="${escapeHtml(action.href)}" style="background:#1f2937;color:#fff;padding:12px 20px;border-radius:6px;text-decoration:none">${escapeHtml(action.label)}</a></p>` +
       `<p style="margin:0 0 16px;font-size:12px;color:#6b7280">Or open this link: ${escapeHtml(action.href)}</p>`
     : '';
-  return `<!doctype html><html><body style="font-family:system-ui,sans-serif;color:#111827;max-width:560px;margin:auto;padding:24px">` +
-    `<h1 style="font-size:20px">${escapeHtml(title)}</h1>${body}${button}</body></html>`;
+  return (
+    `<!doctype html><html><body style="font-family:system-ui,sans-serif;color:#111827;max-width:560px;margin:auto;padding:24px">` +
+    `<h1 style="font-size:20px">${escapeHtml(title)}</h1>${body}${button}</body></html>`
+  );
 }
 
 const ignore = 'If you did not ask for this, you can ignore this mail.';
@@ -82,9 +83,10 @@ export function passwordChangedMail(supportUrl: string): RenderedMail {
 
 /** The notice that a second factor was added to the account or removed from it. */
 export function secondFactorChangedMail(change: 'enabled' | 'disabled', supportUrl: string): RenderedMail {
-  const what = change === 'enabled'
-    ? 'An authenticator app was set up as the second factor of your account.'
-    : 'The second factor (authenticator app and recovery codes) was removed from your account.';
+  const what =
+    change === 'enabled'
+      ? 'An authenticator app was set up as the second factor of your account.'
+      : 'The second factor (authenticator app and recovery codes) was removed from your account.';
   const warning = 'If this was not you, reset your password at once: every other session has been signed out.';
   const subject = change === 'enabled' ? 'Two-step sign-in was turned on' : 'Two-step sign-in was turned off';
   return {

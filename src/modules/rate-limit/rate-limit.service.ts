@@ -15,8 +15,7 @@ export interface Refusal {
   retryAfter: number;
 }
 
-export const rateLimited = (refusal: Refusal) =>
-  new AppError('RATE_LIMITED', 'Too many attempts; try again later', { retryAfter: refusal.retryAfter });
+export const rateLimited = (refusal: Refusal) => new AppError('RATE_LIMITED', 'Too many attempts; try again later', { retryAfter: refusal.retryAfter });
 
 interface Deps {
   limiter: RateLimiter;

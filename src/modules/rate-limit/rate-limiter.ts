@@ -50,9 +50,7 @@ export function createRateLimiter({ redis, log, onFallback }: Deps): RateLimiter
     let limiter = pool.get(id);
     if (!limiter) {
       const options = { keyPrefix: `rl:${id}`, points: rule.limit, duration: windowSeconds(rule.window) };
-      limiter = useRedis && redis
-        ? new RateLimiterRedis({ ...options, storeClient: redis, rejectIfRedisNotReady: true })
-        : new RateLimiterMemory(options);
+      limiter = useRedis && redis ? new RateLimiterRedis({ ...options, storeClient: redis, rejectIfRedisNotReady: true }) : new RateLimiterMemory(options);
       pool.set(id, limiter);
     }
     return limiter;

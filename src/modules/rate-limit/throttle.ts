@@ -14,8 +14,7 @@ export interface ThrottleBudget {
   policy: ThrottlePolicy;
 }
 
-export const throttled = (retryAfter: number) =>
-  new AppError('RATE_LIMITED', 'Too many attempts; try again later', { retryAfter });
+export const throttled = (retryAfter: number) => new AppError('RATE_LIMITED', 'Too many attempts; try again later', { retryAfter });
 
 /** Addresses are counted by hash: one nobody registered is never stored in clear. */
 const subjectOf = (email: string) => hashToken(email);

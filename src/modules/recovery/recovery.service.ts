@@ -56,8 +56,7 @@ export function createRecoveryService({ db, clock, transact, config, hasher, tok
   }));
 
   /** The "your password was changed" notice, after a change or a reset. */
-  const notifyPasswordChanged = (user: { id: string; email: string }) =>
-    mail.request({ template: 'password-changed', email: user.email, userId: user.id });
+  const notifyPasswordChanged = (user: { id: string; email: string }) => mail.request({ template: 'password-changed', email: user.email, userId: user.id });
 
   return {
     /** Always succeeds for a well-formed address; only a known one gets a mail. */

@@ -40,8 +40,7 @@ export function createSessionCache({ ttlMs = SESSION_CACHE_TTL_MS, maxEntries = 
   const entries = new Map<string, CachedViewer>();
   const changedUntil = new Map<string, number>();
 
-  const latestChange = (viewer: Viewer) =>
-    Math.max(changedUntil.get(userMark(viewer.user.id)) ?? 0, changedUntil.get(sessionMark(viewer.session.id)) ?? 0);
+  const latestChange = (viewer: Viewer) => Math.max(changedUntil.get(userMark(viewer.user.id)) ?? 0, changedUntil.get(sessionMark(viewer.session.id)) ?? 0);
 
   /** Marks whose window and every entry it could concern are over. */
   function forgetOldMarks(): void {
@@ -96,4 +95,3 @@ export function createSessionCache({ ttlMs = SESSION_CACHE_TTL_MS, maxEntries = 
     },
   };
 }
-

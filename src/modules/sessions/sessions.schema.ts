@@ -80,7 +80,6 @@ builder.mutationField('revokeOtherSessions', (t) =>
   t.int({
     authScopes: { user: true },
     description: 'Revokes every session of the caller but the current one; returns how many',
-    resolve: (_root, _args, ctx) =>
-      ctx.services.sessions.revokeOthers(ctx.viewer!.user, ctx.viewer!.session.id, 'REVOKED_BY_USER', { client: ctx.client }),
+    resolve: (_root, _args, ctx) => ctx.services.sessions.revokeOthers(ctx.viewer!.user, ctx.viewer!.session.id, 'REVOKED_BY_USER', { client: ctx.client }),
   }),
 );

@@ -249,12 +249,7 @@ export function createSessionsService({ db, clock, policy, transact, audit, toke
      * "Sign out everywhere else": every other session ends, and so does every link or code mailed
      * before it (`voidMailedSecrets`), which would otherwise open a new one.
      */
-    async revokeOthers(
-      user: { id: string; email: string },
-      keepSessionId: string,
-      reason: RevocationReason,
-      by?: RevokedBy,
-    ): Promise<number> {
+    async revokeOthers(user: { id: string; email: string }, keepSessionId: string, reason: RevocationReason, by?: RevokedBy): Promise<number> {
       const revoked = await transact(async (tx, uow) => {
         await tokens.voidMailedSecrets(tx, user.email);
         return revokeWhere({ userId: user.id, NOT: { id: keepSessionId } }, reason, { tx, uow }, by);

@@ -13,15 +13,39 @@ import type { Db } from '../../platform/db.ts';
 type Kind = 'value' | 'time' | 'bigint';
 
 const SESSION_COLUMNS = {
-  id: 'value', tokenHash: 'value', userId: 'value', method: 'value', ipAddress: 'value', userAgent: 'value',
-  createdAt: 'time', lastSeenAt: 'time', expiresAt: 'time', idleExpiresAt: 'time', revokedAt: 'time', revokeReason: 'value',
-  secondFactor: 'value', secondFactorPending: 'value', secondFactorFailures: 'value',
+  id: 'value',
+  tokenHash: 'value',
+  userId: 'value',
+  method: 'value',
+  ipAddress: 'value',
+  userAgent: 'value',
+  createdAt: 'time',
+  lastSeenAt: 'time',
+  expiresAt: 'time',
+  idleExpiresAt: 'time',
+  revokedAt: 'time',
+  revokeReason: 'value',
+  secondFactor: 'value',
+  secondFactorPending: 'value',
+  secondFactorFailures: 'value',
 } as const satisfies { [K in keyof Session]-?: Kind };
 
 const USER_COLUMNS = {
-  id: 'value', email: 'value', passwordHash: 'value', name: 'value', role: 'value', emailVerified: 'value',
-  lockedUntil: 'time', lockReason: 'value', createdAt: 'time', updatedAt: 'time',
-  totpSecret: 'value', totpEnabledAt: 'time', totpLastStep: 'bigint', totpPendingSecret: 'value', totpPendingAt: 'time',
+  id: 'value',
+  email: 'value',
+  passwordHash: 'value',
+  name: 'value',
+  role: 'value',
+  emailVerified: 'value',
+  lockedUntil: 'time',
+  lockReason: 'value',
+  createdAt: 'time',
+  updatedAt: 'time',
+  totpSecret: 'value',
+  totpEnabledAt: 'time',
+  totpLastStep: 'bigint',
+  totpPendingSecret: 'value',
+  totpPendingAt: 'time',
 } as const satisfies { [K in keyof User]-?: Kind };
 
 export interface Viewer {

@@ -140,9 +140,16 @@ export function createUsersService({ db, clock, config, hasher, sessions, audit 
       const user = await tx.user.update({
         where: { id: existing.id },
         data: {
-          emailVerified: true, passwordHash: null, role: roleOnVerification(existing.email, existing.role), updatedAt: clock.now(),
+          emailVerified: true,
+          passwordHash: null,
+          role: roleOnVerification(existing.email, existing.role),
+          updatedAt: clock.now(),
           // A second factor set up by whoever pre-registered the address would lock its owner out.
-          totpSecret: null, totpEnabledAt: null, totpLastStep: null, totpPendingSecret: null, totpPendingAt: null,
+          totpSecret: null,
+          totpEnabledAt: null,
+          totpLastStep: null,
+          totpPendingSecret: null,
+          totpPendingAt: null,
         },
       });
       await tx.recoveryCode.deleteMany({ where: { userId: user.id } });
@@ -159,7 +166,9 @@ export function createUsersService({ db, clock, config, hasher, sessions, audit 
       await tx.oneTimeToken.deleteMany({ where: { userId: user.id, purpose: 'OAUTH_CODE' } });
       const revoked = await sessions.revokeInTransaction(scope, user.id, 'PASSWORD_RESET');
       const dropped = {
-        password: current.hadPassword, sessions: revoked.length, oauthLinks: links.map((l) => l.provider).sort(),
+        password: current.hadPassword,
+        sessions: revoked.length,
+        oauthLinks: links.map((l) => l.provider).sort(),
         ...(current.hadSecondFactor && { secondFactor: true }),
         ...(passkeys.count > 0 && { passkeys: passkeys.count }),
       };

@@ -25,8 +25,7 @@ builder.mutationField('verifyEmail', (t) =>
     extensions: fieldPolicy({ sensitive: true }),
     type: User,
     authScopes: { user: true },
-    description:
-      "Marks the caller's address verified with the token of the link mailed to it; only from a session of the account the link was sent to",
+    description: "Marks the caller's address verified with the token of the link mailed to it; only from a session of the account the link was sent to",
     directives: rateLimits('30/15m:IP', '10/15m:USER'),
     args: { input: t.arg({ type: VerifyEmailInput, required: true }) },
     resolve: (_root, { input }, ctx) => ctx.services.verification.verify(ctx.viewer!.user.id, input.token, ctx.client),

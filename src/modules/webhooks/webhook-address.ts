@@ -27,7 +27,10 @@ function v6Bytes(address: string): number[] | null {
 
 function forbiddenV4([a, b, c]: number[]): boolean {
   return (
-    a === 0 || a === 10 || a === 127 || a! >= 224 || // unspecified, private, loopback, multicast and reserved
+    a === 0 ||
+    a === 10 ||
+    a === 127 ||
+    a! >= 224 || // unspecified, private, loopback, multicast and reserved
     (a === 100 && b! >= 64 && b! < 128) || // shared address space (carrier NAT)
     (a === 169 && b === 254) || // link-local (cloud metadata)
     (a === 172 && b! >= 16 && b! < 32) ||

@@ -127,19 +127,26 @@ export function createWebhookDeliverer(deps: Deps) {
       const status = typeof outcome === 'number' ? outcome : null;
       const attempts = row.attempts + 1;
       if (status !== null && status >= 200 && status < 300) {
-        const settled = await db.webhookDelivery.updateMany({ where: held, data: { status: 'DELIVERED', attempts, responseStatus: status, deliveredAt: now, claimedUntil: null } });
+        const settled = await db.webhookDelivery.updateMany({
+          where: held,
+          data: { status: 'DELIVERED', attempts, responseStatus: status, deliveredAt: now, claimedUntil: null },
+        });
         if (!settled.count) return;
         if (hook.failureCount || hook.failingSince) await db.webhook.update({ where: { id: hook.id }, data: { failureCount: 0, failingSince: null } });
         metrics.deliveries.inc({ event: row.event, outcome: 'delivered' });
         return;
       }
       const delay = schedule[attempts - 1];
-      log.info({ deliveryId: id, webhookId: hook.id, status, error: status === null ? (outcome as Error).message : undefined, attempts }, 'webhook delivery failed');
+      log.info(
+        { deliveryId: id, webhookId: hook.id, status, error: status === null ? (outcome as Error).message : undefined, attempts },
+        'webhook delivery failed',
+      );
       const settled = await db.webhookDelivery.updateMany({
         where: held,
-        data: delay === undefined
-          ? { status: 'FAILED', attempts, responseStatus: status, claimedUntil: null }
-          : { attempts, responseStatus: status, nextAttemptAt: new Date(now.getTime() + delay), claimedUntil: null },
+        data:
+          delay === undefined
+            ? { status: 'FAILED', attempts, responseStatus: status, claimedUntil: null }
+            : { attempts, responseStatus: status, nextAttemptAt: new Date(now.getTime() + delay), claimedUntil: null },
       });
       if (!settled.count) return;
       metrics.deliveries.inc({ event: row.event, outcome: delay === undefined ? 'failed' : 'retry' });

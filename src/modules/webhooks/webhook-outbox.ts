@@ -9,9 +9,18 @@ import type { Scope } from '../../kernel/unit-of-work.ts';
 // types to webhook events lives here, apart from the services that record them.
 
 export const WEBHOOK_EVENTS = [
-  'user.created', 'user.updated', 'user.deleted', 'user.locked', 'user.unlocked', 'email.verified',
-  'password.changed', 'password.reset', 'second_factor.enabled', 'second_factor.disabled',
-  'session.created', 'session.revoked',
+  'user.created',
+  'user.updated',
+  'user.deleted',
+  'user.locked',
+  'user.unlocked',
+  'email.verified',
+  'password.changed',
+  'password.reset',
+  'second_factor.enabled',
+  'second_factor.disabled',
+  'session.created',
+  'session.revoked',
 ] as const;
 
 /** Audit type -> the webhook events it announces. */
@@ -77,14 +86,16 @@ export function createWebhookOutbox({ clock, send }: { clock: Clock; send: (deli
     for (const type of types) events.push(...(await eventsOf(type, record, tx))); // one query at a time on a transaction
     const now = clock.now();
     const rows = hooks.flatMap((hook) =>
-      events.filter((event) => hook.events.includes(event.type)).map((event) => ({
-        id: uuid7(now),
-        webhookId: hook.id,
-        event: event.type,
-        payload: JSON.stringify({ type: event.type, timestamp: record.createdAt.toISOString(), data: event.data }),
-        nextAttemptAt: now,
-        createdAt: now,
-      })),
+      events
+        .filter((event) => hook.events.includes(event.type))
+        .map((event) => ({
+          id: uuid7(now),
+          webhookId: hook.id,
+          event: event.type,
+          payload: JSON.stringify({ type: event.type, timestamp: record.createdAt.toISOString(), data: event.data }),
+          nextAttemptAt: now,
+          createdAt: now,
+        })),
     );
     if (!rows.length) return;
     await tx.webhookDelivery.createMany({ data: rows });

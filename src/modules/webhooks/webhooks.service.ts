@@ -54,7 +54,16 @@ export function createWebhooksService({ db, clock, config, log, transact, audit,
   const metrics = createWebhookMetrics(registry);
   const enqueue = (deliveryId: string) => queue.send(DELIVER_WEBHOOK, { deliveryId });
   const deliverer = createWebhookDeliverer({
-    db, clock, transact, policy: config.webhooks, allowPrivate: config.webhookAllowPrivate, encryptor, audit, log, metrics, enqueue,
+    db,
+    clock,
+    transact,
+    policy: config.webhooks,
+    allowPrivate: config.webhookAllowPrivate,
+    encryptor,
+    audit,
+    log,
+    metrics,
+    enqueue,
   });
   // Deliveries are written with the audited change and sent once it has committed (the sweep
   // catches any send that fails).
@@ -131,10 +140,13 @@ export function createWebhooksService({ db, clock, config, log, transact, audit,
       const id = uuid7(now);
       const secret = newSecret();
       const secretSealed = encryptor.seal(secret, `webhook:${id}`);
-      const hook = await audited(actor, 'webhook.created', (tx) =>
-        tx.webhook.create({ data: { id, url, events, description, secretSealed, createdAt: now, updatedAt: now } }),
-      // The origin only: a receiver's URL may carry a token of its own in its path or query.
-      { origin: new URL(url).origin, events: parseEvents(events) });
+      const hook = await audited(
+        actor,
+        'webhook.created',
+        (tx) => tx.webhook.create({ data: { id, url, events, description, secretSealed, createdAt: now, updatedAt: now } }),
+        // The origin only: a receiver's URL may carry a token of its own in its path or query.
+        { origin: new URL(url).origin, events: parseEvents(events) },
+      );
       return { webhook: view(hook), secret };
     },
 
@@ -146,10 +158,15 @@ export function createWebhooksService({ db, clock, config, log, transact, audit,
       if (input.enabled != null) data.enabled = input.enabled;
       // Enabled again: its failures start over.
       if (input.enabled) Object.assign(data, { failingSince: null, failureCount: 0 });
-      const hook = await audited(actor, 'webhook.updated', async (tx) => {
-        await existing(tx, id);
-        return tx.webhook.update({ where: { id }, data: { ...data, updatedAt: clock.now() } });
-      }, { fields: Object.keys(data) });
+      const hook = await audited(
+        actor,
+        'webhook.updated',
+        async (tx) => {
+          await existing(tx, id);
+          return tx.webhook.update({ where: { id }, data: { ...data, updatedAt: clock.now() } });
+        },
+        { fields: Object.keys(data) },
+      );
       return view(hook);
     },
 
@@ -181,14 +198,19 @@ export function createWebhooksService({ db, clock, config, log, transact, audit,
     /** Sends a delivery again, whatever its status, under the same id. */
     async redeliver(actor: Actor, deliveryId: string): Promise<boolean> {
       if (!isUuid(deliveryId)) throw badInput('No delivery with this id');
-      await audited(actor, 'webhook.redelivered', async (tx) => {
-        const found = await tx.webhookDelivery.updateManyAndReturn({
-          where: { id: deliveryId },
-          data: { status: 'PENDING', nextAttemptAt: clock.now(), claimedUntil: null },
-        });
-        if (!found[0]) throw badInput('No delivery with this id');
-        return { id: found[0].webhookId };
-      }, { deliveryId });
+      await audited(
+        actor,
+        'webhook.redelivered',
+        async (tx) => {
+          const found = await tx.webhookDelivery.updateManyAndReturn({
+            where: { id: deliveryId },
+            data: { status: 'PENDING', nextAttemptAt: clock.now(), claimedUntil: null },
+          });
+          if (!found[0]) throw badInput('No delivery with this id');
+          return { id: found[0].webhookId };
+        },
+        { deliveryId },
+      );
       await enqueue(deliveryId).catch(() => undefined);
       return true;
     },

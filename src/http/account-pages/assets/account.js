@@ -30,7 +30,8 @@ function sessionItem(s) {
   heading.textContent = describeAgent(s.userAgent);
   const details = document.createElement('div');
   details.className = 'details';
-  details.textContent = `Signed in by ${METHODS[s.method] ?? s.method} on ${when(s.createdAt)}` +
+  details.textContent =
+    `Signed in by ${METHODS[s.method] ?? s.method} on ${when(s.createdAt)}` +
     `${s.ipAddress ? ` from ${s.ipAddress}` : ''} · last active ${when(s.lastSeenAt)}`;
   text.append(heading, details);
   item.append(text);

@@ -23,10 +23,9 @@ const landings = {
     title('Signing you in…');
     const input = { email: params.get('email') ?? '', token: params.get('token') ?? '' };
     forgetQuery();
-    const { loginWithMagicLink } = await graphql(
-      `mutation($input: LoginWithMagicLinkInput!) { loginWithMagicLink(input: $input) { ${AUTH_PAYLOAD} } }`,
-      { input },
-    );
+    const { loginWithMagicLink } = await graphql(`mutation($input: LoginWithMagicLinkInput!) { loginWithMagicLink(input: $input) { ${AUTH_PAYLOAD} } }`, {
+      input,
+    });
     finishSignIn(loginWithMagicLink);
   },
 
@@ -38,10 +37,9 @@ const landings = {
     forgetQuery();
     onSubmit(form, async (data) => {
       const input = { email: String(data.get('email')).trim(), code: String(data.get('code')).trim() };
-      const { loginWithEmailCode } = await graphql(
-        `mutation($input: LoginWithEmailCodeInput!) { loginWithEmailCode(input: $input) { ${AUTH_PAYLOAD} } }`,
-        { input },
-      );
+      const { loginWithEmailCode } = await graphql(`mutation($input: LoginWithEmailCodeInput!) { loginWithEmailCode(input: $input) { ${AUTH_PAYLOAD} } }`, {
+        input,
+      });
       finishSignIn(loginWithEmailCode);
     });
     form.hidden = false;
@@ -56,7 +54,9 @@ const landings = {
     forgetQuery();
     const form = $('#reset-form');
     onSubmit(form, async (data) => {
-      await graphql('mutation($input: ResetPasswordInput!) { resetPassword(input: $input) }', { input: { token, newPassword: String(data.get('newPassword')) } });
+      await graphql('mutation($input: ResetPasswordInput!) { resetPassword(input: $input) }', {
+        input: { token, newPassword: String(data.get('newPassword')) },
+      });
       // Every session of the account ends with a reset, this tab's too.
       session.clear();
       form.hidden = true;

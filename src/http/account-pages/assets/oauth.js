@@ -4,7 +4,11 @@ import { AUTH_PAYLOAD, finishSignIn, graphql } from './api.js';
 // challenge given to startOAuth; back on /auth/oauth with ?oauth_code, completeOAuth with the verifier.
 
 const VERIFIER_KEY = 'portcullis.oauth.codeVerifier';
-const base64url = (bytes) => btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+const base64url = (bytes) =>
+  btoa(String.fromCharCode(...new Uint8Array(bytes)))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
 
 export async function startOAuth(provider) {
   const codeVerifier = base64url(crypto.getRandomValues(new Uint8Array(32)));
@@ -18,9 +22,8 @@ export async function startOAuth(provider) {
 export async function completeOAuth(code) {
   const codeVerifier = sessionStorage.getItem(VERIFIER_KEY) ?? '';
   sessionStorage.removeItem(VERIFIER_KEY);
-  const { completeOAuth: payload } = await graphql(
-    `mutation($input: CompleteOAuthInput!) { completeOAuth(input: $input) { ${AUTH_PAYLOAD} } }`,
-    { input: { code, codeVerifier } },
-  );
+  const { completeOAuth: payload } = await graphql(`mutation($input: CompleteOAuthInput!) { completeOAuth(input: $input) { ${AUTH_PAYLOAD} } }`, {
+    input: { code, codeVerifier },
+  });
   finishSignIn(payload);
 }

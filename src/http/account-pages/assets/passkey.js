@@ -14,9 +14,8 @@ export async function signInWithPasskey(email) {
   const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(JSON.parse(challenge.options));
   const credential = await navigator.credentials.get({ publicKey }).catch(() => null);
   if (!credential) throw new ApiError('CANCELLED', 'No passkey was used. Try again or use another way.');
-  const { loginWithPasskey } = await graphql(
-    `mutation($input: LoginWithPasskeyInput!) { loginWithPasskey(input: $input) { ${AUTH_PAYLOAD} } }`,
-    { input: { challengeId: challenge.challengeId, response: JSON.stringify(credential.toJSON()) } },
-  );
+  const { loginWithPasskey } = await graphql(`mutation($input: LoginWithPasskeyInput!) { loginWithPasskey(input: $input) { ${AUTH_PAYLOAD} } }`, {
+    input: { challengeId: challenge.challengeId, response: JSON.stringify(credential.toJSON()) },
+  });
   finishSignIn(loginWithPasskey);
 }

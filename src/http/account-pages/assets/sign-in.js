@@ -91,7 +91,9 @@ onSubmit(form, async (data, submitter) => {
 
 onSubmit($('#code-form'), async (data) => {
   const input = { email: emailInput.value.trim(), code: String(data.get('code')).trim() };
-  const { loginWithEmailCode } = await graphql(`mutation($input: LoginWithEmailCodeInput!) { loginWithEmailCode(input: $input) { ${AUTH_PAYLOAD} } }`, { input });
+  const { loginWithEmailCode } = await graphql(`mutation($input: LoginWithEmailCodeInput!) { loginWithEmailCode(input: $input) { ${AUTH_PAYLOAD} } }`, {
+    input,
+  });
   finishSignIn(loginWithEmailCode);
 });
 

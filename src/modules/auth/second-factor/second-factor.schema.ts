@@ -56,8 +56,7 @@ builder.objectFields(AuthPayload, (t) => ({
 const StartTotpEnrollmentInput = builder.inputType('StartTotpEnrollmentInput', {
   fields: (t) => ({ password: t.string({ description: 'Required when the account has a password' }) }),
 });
-const codeInput = (name: string, description: string) =>
-  builder.inputType(name, { fields: (t) => ({ code: t.string({ required: true, description }) }) });
+const codeInput = (name: string, description: string) => builder.inputType(name, { fields: (t) => ({ code: t.string({ required: true, description }) }) });
 const ConfirmTotpEnrollmentInput = codeInput('ConfirmTotpEnrollmentInput', 'A current code of the authenticator app');
 const DisableSecondFactorInput = codeInput('DisableSecondFactorInput', 'A current TOTP code or an unused recovery code');
 const RegenerateRecoveryCodesInput = codeInput('RegenerateRecoveryCodesInput', 'A current TOTP code or an unused recovery code');
@@ -103,8 +102,7 @@ builder.mutationField('completeSecondFactor', (t) =>
     directives: rateLimits('10/15m:USER'),
     description: 'Gives the second factor of a pending session (exactly one of code and recoveryCode); the same token, now full',
     args: { input: t.arg({ type: CompleteSecondFactorInput, required: true }) },
-    resolve: async (_root, { input }, ctx) =>
-      signedIn(ctx, await ctx.services.secondFactor.completeSecondFactor(viewerOf(ctx), input, ctx.client)),
+    resolve: async (_root, { input }, ctx) => signedIn(ctx, await ctx.services.secondFactor.completeSecondFactor(viewerOf(ctx), input, ctx.client)),
   }),
 );
 

@@ -99,8 +99,7 @@ export function createSecondFactorService({ db, clock, config, transact, encrypt
     return removed === 1;
   }
 
-  const notify = (template: MailTemplate, user: Pick<User, 'id' | 'email'>, tx: Tx) =>
-    mail.request({ template, email: user.email, userId: user.id }, tx);
+  const notify = (template: MailTemplate, user: Pick<User, 'id' | 'email'>, tx: Tx) => mail.request({ template, email: user.email, userId: user.id }, tx);
 
   /** A proof from the signed-in user (not a pending session) that TOTP is still theirs. */
   async function spendOwnProof(userId: string, code: string, tx: Tx): Promise<SecondFactor | null> {
@@ -169,11 +168,7 @@ export function createSecondFactorService({ db, clock, config, transact, encrypt
     },
 
     /** Upgrades a pending session (same token) with a TOTP code or a recovery code. */
-    async completeSecondFactor(
-      viewer: Viewer,
-      input: { code?: string | null; recoveryCode?: string | null },
-      client: ClientInfo,
-    ): Promise<AuthResult> {
+    async completeSecondFactor(viewer: Viewer, input: { code?: string | null; recoveryCode?: string | null }, client: ClientInfo): Promise<AuthResult> {
       const { user, session } = viewer;
       if (!session.secondFactorPending || !viewer.token) throw forbidden('This session owes no second factor');
       if ((input.code == null) === (input.recoveryCode == null)) throw badInput('Give exactly one of code and recoveryCode');

@@ -53,8 +53,13 @@ export function createEmailCodeService({ db, clock, config, mail, users, signIn,
       await tx.oneTimeToken.updateMany({ where: { purpose: 'EMAIL_CODE', email, consumedAt: null }, data: { consumedAt: now } });
       await tx.oneTimeToken.create({
         data: {
-          id, purpose: 'EMAIL_CODE', email, userId: user?.id ?? null, tokenHash: codeHash(id, code),
-          expiresAt: new Date(now.getTime() + emailCodeTtlMs), createdAt: now,
+          id,
+          purpose: 'EMAIL_CODE',
+          email,
+          userId: user?.id ?? null,
+          tokenHash: codeHash(id, code),
+          expiresAt: new Date(now.getTime() + emailCodeTtlMs),
+          createdAt: now,
         },
       });
     });
@@ -109,7 +114,10 @@ export function createEmailCodeService({ db, clock, config, mail, users, signIn,
       // connection of its own: the spent try stays spent whatever happens next, and no
       // transaction holds one pool connection while it waits for another (a burst of guesses
       // would otherwise starve the pool). A refusal still goes through signIn, to be counted.
-      const checked = await checkCode(email, code).then((row) => ({ row }), (error: unknown) => ({ error }));
+      const checked = await checkCode(email, code).then(
+        (row) => ({ row }),
+        (error: unknown) => ({ error }),
+      );
       return signIn('EMAIL_CODE', client, async (tx, uow) => {
         if ('error' in checked) throw checked.error;
         const { count } = await tx.oneTimeToken.updateMany({ where: { id: checked.row.id, consumedAt: null }, data: { consumedAt: clock.now() } });

@@ -1,5 +1,5 @@
 import * as oidc from 'openid-client';
-import type { OAuthProviderConfig } from '../../../../config/env.ts';
+import type { OAuthProviderConfig } from '../../../../config/providers.ts';
 import { isPlainLoopbackUrl } from '../../../../platform/loopback.ts';
 import { describeFailure, OAuthFailure } from './oauth-errors.ts';
 import type { AttemptSecrets, ExternalIdentity, ProviderClient } from './provider-client.ts';
@@ -24,10 +24,7 @@ interface GitHubEmail {
 
 type GitHubEndpoints = NonNullable<OAuthProviderConfig['endpoints']>;
 
-export function createGitHubClient(
-  provider: OAuthProviderConfig & { clientId: string; endpoints: GitHubEndpoints },
-  timeoutSeconds: number,
-): ProviderClient {
+export function createGitHubClient(provider: OAuthProviderConfig & { clientId: string; endpoints: GitHubEndpoints }, timeoutSeconds: number): ProviderClient {
   const { endpoints } = provider;
   const config = new oidc.Configuration(
     {

@@ -77,8 +77,7 @@ function normalizedOrNull(email: string | null | undefined): string | null {
 }
 
 /** A concurrent first sign-in of the same identity or email lost the race to a unique index. */
-const lostRace = (err: unknown) =>
-  (err as { code?: string } | null)?.code === 'P2002' || (err instanceof AppError && err.code === 'CONFLICT');
+const lostRace = (err: unknown) => (err as { code?: string } | null)?.code === 'P2002' || (err instanceof AppError && err.code === 'CONFLICT');
 
 export function createOAuthService({ db, clock, config, log, metrics, tokens, transact, users, audit, signIn, throttle }: Deps) {
   const clients = new Map(config.oauthProviders.map((p) => [p.id, createProviderClient(p)]));
@@ -113,10 +112,7 @@ export function createOAuthService({ db, clock, config, log, metrics, tokens, tr
           const vouched = identity.emailVerified ? normalizedOrNull(identity.email) : null;
           if (vouched) await throttle.clear(vouched, [PASSWORD_SCOPE], tx);
           const user = await accounts.userFor({ tx, uow }, provider, identity, client);
-          const code = await tokens.issue(
-            { purpose: 'OAUTH_CODE', email: user.email, userId: user.id, ttlMs: config.tokens.oauthCodeTtlMs, bindingHash },
-            tx,
-          );
+          const code = await tokens.issue({ purpose: 'OAUTH_CODE', email: user.email, userId: user.id, ttlMs: config.tokens.oauthCodeTtlMs, bindingHash }, tx);
           return { code, user };
         });
       } catch (err) {
@@ -196,12 +192,15 @@ export function createOAuthService({ db, clock, config, log, metrics, tokens, tr
       // The code is spent on its own, before the sign-in transaction: when the verifier is wrong
       // the call fails, and the code must stay spent all the same, so that whoever carried it to
       // this browser cannot try again and its rightful browser cannot be made to complete it later.
-      const spent = await tokens.consume(db, 'OAUTH_CODE', code).then((token) => ({ token }), (error: unknown) => ({ error }));
+      const spent = await tokens.consume(db, 'OAUTH_CODE', code).then(
+        (token) => ({ token }),
+        (error: unknown) => ({ error }),
+      );
       return signIn('OAUTH', client, async (tx) => {
         if ('error' in spent) throw spent.error;
         const { id, bindingHash, userId } = spent.token;
         if (!bindingHash || !safeEqual(bindingHash, hashToken(codeVerifier))) {
-          log.warn({ requestId: currentRequestId(), userId }, 'oauth code presented with another browser\'s verifier; code spent');
+          log.warn({ requestId: currentRequestId(), userId }, "oauth code presented with another browser's verifier; code spent");
           throw tokenInvalid();
         }
         if (!userId) throw tokenInvalid();

@@ -8,8 +8,7 @@ import type { Db, Tx } from '../../../../platform/db.ts';
 // handed out with an id, valid for a few minutes, spent by one DELETE … RETURNING, so of two
 // requests presenting the same challenge (on two instances) exactly one finds it.
 
-export const challengeInvalid = () =>
-  new AppError('TOKEN_INVALID', 'This passkey challenge or response is invalid, or the challenge was already used');
+export const challengeInvalid = () => new AppError('TOKEN_INVALID', 'This passkey challenge or response is invalid, or the challenge was already used');
 export const challengeExpired = () => new AppError('TOKEN_EXPIRED', 'This passkey challenge has expired; start again');
 
 export interface StoredChallenge {

@@ -20,8 +20,12 @@ function parseCredential(text: string): Record<string, unknown> & { id: string; 
   }
   const credential = value as { id?: unknown; response?: unknown } | null;
   if (
-    typeof credential !== 'object' || credential === null || typeof credential.id !== 'string' || !credential.id ||
-    typeof credential.response !== 'object' || credential.response === null
+    typeof credential !== 'object' ||
+    credential === null ||
+    typeof credential.id !== 'string' ||
+    !credential.id ||
+    typeof credential.response !== 'object' ||
+    credential.response === null
   ) {
     throw badInput('response must be the JSON of a PublicKeyCredential');
   }

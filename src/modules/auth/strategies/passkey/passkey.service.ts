@@ -1,5 +1,8 @@
 import {
-  generateAuthenticationOptions, generateRegistrationOptions, verifyAuthenticationResponse, verifyRegistrationResponse,
+  generateAuthenticationOptions,
+  generateRegistrationOptions,
+  verifyAuthenticationResponse,
+  verifyRegistrationResponse,
   type AuthenticatorTransport,
 } from '@simplewebauthn/server';
 import { randomUUID } from 'node:crypto';
@@ -20,9 +23,7 @@ import { lockedError } from '../../../users/account-lock.ts';
 import { normalizeEmail } from '../../../users/email.ts';
 import type { SignIn } from '../../sign-in.ts';
 import { challengeInvalid, createPasskeyChallenges } from './passkey-challenges.ts';
-import {
-  encodedUserHandleOf, parseAuthenticationResponse, parseRegistrationResponse, SUPPORTED_ALGORITHMS, userHandleOf,
-} from './passkey-responses.ts';
+import { encodedUserHandleOf, parseAuthenticationResponse, parseRegistrationResponse, SUPPORTED_ALGORITHMS, userHandleOf } from './passkey-responses.ts';
 
 // Passkeys (WebAuthn): a signed-in user registers them, anyone signs in with one. Registration
 // requires user verification, so a passkey sign-in proves possession and the user at once and
@@ -112,8 +113,13 @@ export function createPasskeyService({ db, clock, config, log, transact, audit, 
       let verified: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
       try {
         verified = await verifyRegistrationResponse({
-          response, expectedChallenge: stored.challenge, expectedOrigin: rp.origins, expectedRPID: rp.rpId,
-          requireUserPresence: true, requireUserVerification: true, supportedAlgorithmIDs: SUPPORTED_ALGORITHMS,
+          response,
+          expectedChallenge: stored.challenge,
+          expectedOrigin: rp.origins,
+          expectedRPID: rp.rpId,
+          requireUserPresence: true,
+          requireUserVerification: true,
+          supportedAlgorithmIDs: SUPPORTED_ALGORITHMS,
         });
       } catch (err) {
         throw refuse('registration', err);
@@ -211,9 +217,17 @@ export function createPasskeyService({ db, clock, config, log, transact, audit, 
           let verified: Awaited<ReturnType<typeof verifyAuthenticationResponse>>;
           try {
             verified = await verifyAuthenticationResponse({
-              response, expectedChallenge: stored.challenge, expectedOrigin: rp.origins, expectedRPID: rp.rpId,
+              response,
+              expectedChallenge: stored.challenge,
+              expectedOrigin: rp.origins,
+              expectedRPID: rp.rpId,
               requireUserVerification: true,
-              credential: { id: passkey.credentialId, publicKey: new Uint8Array(passkey.publicKey), counter: Number(passkey.counter), transports: transportsOf(passkey) },
+              credential: {
+                id: passkey.credentialId,
+                publicKey: new Uint8Array(passkey.publicKey),
+                counter: Number(passkey.counter),
+                transports: transportsOf(passkey),
+              },
             });
           } catch (err) {
             if (err instanceof Error && /counter/i.test(err.message)) attempt.reason = 'counter';

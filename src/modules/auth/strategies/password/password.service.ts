@@ -40,7 +40,18 @@ const CHANGED_MEANWHILE = Symbol('password or lock changed during sign-in');
 const wrongCredentials = () => unauthenticated('Invalid email or password');
 
 export function createPasswordService({
-  db, clock, transact, config, hasher, sessions, metrics, audit, throttle, signIn, notifyPasswordChanged, voidMailedSecrets,
+  db,
+  clock,
+  transact,
+  config,
+  hasher,
+  sessions,
+  metrics,
+  audit,
+  throttle,
+  signIn,
+  notifyPasswordChanged,
+  voidMailedSecrets,
 }: Deps) {
   const count = (result: string) => metrics.logins.inc({ method: 'PASSWORD', result });
   const passwordBudget = [{ scope: PASSWORD_SCOPE, policy: config.throttle.password }];
@@ -54,22 +65,28 @@ export function createPasswordService({
    * the one just verified and the account is not locked (a change or an admin lock committed while
    * the hash ran wins). A right password forgets the address's failures.
    */
-  const stillValid = (user: User & { passwordHash: string }, rehash: string | undefined, now: Date): Claim => async (tx) => {
-    // The throttle row first, then the user: the order every proof of the mailbox takes them in.
-    await throttle.clear(user.email, [PASSWORD_SCOPE], tx);
-    // Locking the row re-reads it once a concurrent reset or lock has committed: the check then
-    // sees the new password or the lock, and no session is opened after a reset revoked them all.
-    const still = rehash
-      ? (await tx.user.updateMany({
-          where: { id: user.id, passwordHash: user.passwordHash, OR: [{ lockedUntil: null }, { lockedUntil: { lte: now } }] },
-          data: { passwordHash: rehash },
-        })).count
-      : (await tx.$queryRaw<unknown[]>`
+  const stillValid =
+    (user: User & { passwordHash: string }, rehash: string | undefined, now: Date): Claim =>
+    async (tx) => {
+      // The throttle row first, then the user: the order every proof of the mailbox takes them in.
+      await throttle.clear(user.email, [PASSWORD_SCOPE], tx);
+      // Locking the row re-reads it once a concurrent reset or lock has committed: the check then
+      // sees the new password or the lock, and no session is opened after a reset revoked them all.
+      const still = rehash
+        ? (
+            await tx.user.updateMany({
+              where: { id: user.id, passwordHash: user.passwordHash, OR: [{ lockedUntil: null }, { lockedUntil: { lte: now } }] },
+              data: { passwordHash: rehash },
+            })
+          ).count
+        : (
+            await tx.$queryRaw<unknown[]>`
           SELECT 1 FROM "User" WHERE id = ${user.id}::uuid AND "passwordHash" = ${user.passwordHash}
-            AND ("lockedUntil" IS NULL OR "lockedUntil" <= ${now}) FOR SHARE`).length;
-    if (still === 0) throw CHANGED_MEANWHILE; // rolls the throttle back too
-    return { ...user, passwordHash: rehash ?? user.passwordHash };
-  };
+            AND ("lockedUntil" IS NULL OR "lockedUntil" <= ${now}) FOR SHARE`
+          ).length;
+      if (still === 0) throw CHANGED_MEANWHILE; // rolls the throttle back too
+      return { ...user, passwordHash: rehash ?? user.passwordHash };
+    };
 
   return {
     /**
@@ -121,11 +138,7 @@ export function createPasswordService({
      * Sets a new password. A user who has one must give it; a passwordless user sets a first one
      * without. Every other session of the user is revoked.
      */
-    async changePassword(
-      viewer: Viewer,
-      input: { currentPassword?: string | null; newPassword: string },
-      client: ClientInfo | null = null,
-    ): Promise<void> {
+    async changePassword(viewer: Viewer, input: { currentPassword?: string | null; newPassword: string }, client: ClientInfo | null = null): Promise<void> {
       const { user, session } = viewer;
       checkPasswordPolicy(input.newPassword, config.password);
       if (user.passwordHash) {
