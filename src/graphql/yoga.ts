@@ -41,6 +41,10 @@ export function createGraphQLServer({ config, db, services, log, metrics, client
     renderGraphiQL,
     landingPage: false,
     batching: false,
+    // The body limit is enforced before yoga runs (http/refuse-oversized-body.ts: a declared
+    // Content-Length of at most 100 KB, no chunked bodies), so yoga's own limiter,
+    // which pipes every body through a transform stream, is left out.
+    maxRequestBodySize: false,
     // Parsed documents are kept for reuse, but few: a client's own operations are a handful, and an
     // attacker's stream of fresh large documents must not fill the heap (yoga keeps 1,024 by default).
     parserAndValidationCache: {
