@@ -22,6 +22,8 @@ import { createRateLimiter } from './modules/rate-limit/rate-limiter.ts';
 import { createThrottle, type Throttle } from './modules/rate-limit/throttle.ts';
 import { createRecoveryService } from './modules/recovery/recovery.service.ts';
 import { createRevocationFeed } from './modules/sessions/revocation-feed.ts';
+import { revocationChannel } from './modules/sessions/revocation-channel.ts';
+import { auditChannel } from './modules/audit/audit-channel.ts';
 import { createSessionWatch } from './graphql/transports/session-watch.ts';
 import { createSessionsService, type SessionsService } from './modules/sessions/sessions.service.ts';
 import { createOneTimeTokens, type OneTimeTokens } from './modules/tokens/one-time-tokens.ts';
@@ -174,13 +176,13 @@ export function createServices({ db, clock, config, log, metrics, redis, events,
   domainEvents.inTransaction('audit.recorded', webhooks.outbox);
   domainEvents.afterCommit('audit.recorded', (record) => {
     // Every committed audit event goes to the admins' live feed on every instance.
-    events.publishAuditEvent(record);
+    events.publish(auditChannel, record);
     if (record.type === 'user.registered') metrics.registrations.inc({ method: registrationMethodLabel(record.data) });
   });
   // Every revocation, whatever its path, is announced to subscribers on every instance.
   domainEvents.afterCommit('sessions.revoked', (revocations) => {
     for (const revocation of revocations) {
-      events.publishSessionRevoked(revocation);
+      events.publish(revocationChannel, revocation, revocation.userId);
       metrics.eventsPublished.inc();
     }
   });

@@ -15,40 +15,25 @@ export const MAX_PENDING_PUBLISHES = 1000;
 /** Reconnect attempts come at most this far apart, so a returning Redis is heard within a second. */
 const MAX_RECONNECT_DELAY_MS = 500;
 
-export interface SessionRevokedEvent {
-  sessionId: string;
-  userId: string;
-  reason: string;
-  revokedAt: Date;
+/**
+ * A kind of event carried between instances, declared by the module that owns it: its name, and
+ * how a value travels as JSON (dates as strings, say).
+ */
+export interface Channel<T> {
+  name: string;
+  encode(value: T): unknown;
+  decode(wire: unknown): T;
 }
-
-type Wire = Omit<SessionRevokedEvent, 'revokedAt'> & { revokedAt: string };
-
-/** A committed audit log entry (the admin live feed). */
-export interface AuditedEvent {
-  id: string;
-  type: string;
-  userId: string | null;
-  actorId: string | null;
-  ipAddress: string | null;
-  userAgent: string | null;
-  data: string | null;
-  createdAt: Date;
-}
-
-type AuditWire = Omit<AuditedEvent, 'createdAt'> & { createdAt: string };
 
 export interface Events {
-  publishSessionRevoked(event: SessionRevokedEvent): void;
+  /** To every subscriber of `channel` (of `key`, when given) on every instance. */
+  publish<T>(channel: Channel<T>, value: T, key?: string): void;
   /**
-   * The revocations of one user's sessions, from every instance, until the iterator is returned.
-   * Returning takes effect at once (a Repeater, not a generator), so a closed subscriber drops its
-   * listener and Redis channel immediately rather than at the user's next event.
+   * The events of `channel` (of `key`, when given) from every instance, until the iterator is
+   * returned. Returning takes effect at once (a Repeater, not a generator), so a closed subscriber
+   * drops its listener and Redis channel immediately rather than at the next event.
    */
-  sessionRevoked(userId: string): AsyncIterableIterator<SessionRevokedEvent>;
-  publishAuditEvent(event: AuditedEvent): void;
-  /** Every new audit event, from every instance; a Repeater too, released at once on return. */
-  auditEvents(): AsyncIterableIterator<AuditedEvent>;
+  subscribe<T>(channel: Channel<T>, key?: string): AsyncIterableIterator<T>;
   /** Runs `listener` each time the subscriber connects again after losing Redis; returns an unsubscribe. */
   onReconnected(listener: () => void): () => void;
   close(): Promise<void>;
@@ -74,24 +59,20 @@ export function createEvents({
   const eventTarget = clients.length
     ? createRedisEventTarget({ publishClient: boundedPublisher(clients[0]!, log) as Redis, subscribeClient: clients[1]! })
     : undefined;
-  const pubSub = createPubSub<Record<string, [string, Wire]>>({ eventTarget });
-  const topic = `${prefix}session-revoked`;
-  // One channel for the whole log: its only subscribers are admins' feeds.
-  const auditPubSub = createPubSub<Record<string, [AuditWire]>>({ eventTarget });
-  const auditTopic = `${prefix}audit`;
+  // Topics with a key (one user's revocations) and without (the whole audit log) share one pubsub.
+  const pubSub = createPubSub<Record<string, [unknown] | [string, unknown]>>({ eventTarget }) as unknown as {
+    publish(topic: string, ...args: unknown[]): void;
+    subscribe(topic: string, key?: string): AsyncIterableIterator<unknown>;
+  };
 
   return {
-    publishSessionRevoked(event) {
-      pubSub.publish(topic, event.userId, { ...event, revokedAt: event.revokedAt.toISOString() });
+    publish(channel, value, key) {
+      const wire = channel.encode(value);
+      if (key === undefined) pubSub.publish(prefix + channel.name, wire);
+      else pubSub.publish(prefix + channel.name, key, wire);
     },
-    sessionRevoked(userId) {
-      return map((wire: Wire) => ({ ...wire, revokedAt: new Date(wire.revokedAt) }))(pubSub.subscribe(topic, userId));
-    },
-    publishAuditEvent(event) {
-      auditPubSub.publish(auditTopic, { ...event, createdAt: event.createdAt.toISOString() });
-    },
-    auditEvents() {
-      return map((wire: AuditWire) => ({ ...wire, createdAt: new Date(wire.createdAt) }))(auditPubSub.subscribe(auditTopic));
+    subscribe<T>(channel: Channel<T>, key?: string) {
+      return map((wire: unknown) => channel.decode(wire))(pubSub.subscribe(prefix + channel.name, key));
     },
     onReconnected(listener) {
       reconnected.add(listener);

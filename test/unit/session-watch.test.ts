@@ -1,5 +1,6 @@
 import { afterEach, expect, it } from 'vitest';
 import { createSessionWatch, type EndReason } from '../../src/graphql/transports/session-watch.ts';
+import { revocationChannel } from '../../src/modules/sessions/revocation-channel.ts';
 import { createEvents, type Events } from '../../src/platform/events.ts';
 import { createLogger } from '../../src/platform/logger.ts';
 import { eventually } from '../helpers/eventually.ts';
@@ -11,7 +12,7 @@ let events: Events;
 afterEach(() => events?.close());
 
 const viewer = (userId: string, sessionId: string) => ({ user: { id: userId }, session: { id: sessionId } });
-const revoke = (userId: string, sessionId: string) => events.publishSessionRevoked({ userId, sessionId, reason: 'LOGOUT', revokedAt: new Date() });
+const revoke = (userId: string, sessionId: string) => events.publish(revocationChannel, { userId, sessionId, reason: 'LOGOUT', revokedAt: new Date() }, userId);
 
 function setup(live: Set<string>) {
   events = createEvents({ prefix: 'test:', log: createLogger('silent') });

@@ -1,3 +1,4 @@
+import { revocationChannel } from '../../modules/sessions/revocation-channel.ts';
 import type { Events } from '../../platform/events.ts';
 
 // THE registry of this instance's long-lived connections (WebSockets and SSE streams) and the
@@ -14,7 +15,7 @@ interface Watcher {
 }
 
 interface Deps {
-  events: Pick<Events, 'sessionRevoked'>;
+  events: Pick<Events, 'subscribe'>;
   /** Which of these sessions are still live (one query). */
   liveIds: (ids: string[]) => Promise<Set<string>>;
   onListenerError?: (err: unknown) => void;
@@ -25,7 +26,7 @@ export function createSessionWatch({ events, liveIds, onListenerError }: Deps) {
   const stopListening = new Map<string, () => void>();
 
   function listen(userId: string): void {
-    const revocations = events.sessionRevoked(userId);
+    const revocations = events.subscribe(revocationChannel, userId);
     stopListening.set(userId, () => void revocations.return?.());
     void (async () => {
       for await (const event of revocations) {

@@ -1,7 +1,9 @@
 import { Repeater } from '@repeaterjs/repeater';
 import type { Clock } from '../../platform/clock.ts';
 import type { Db } from '../../platform/db.ts';
-import type { AuditedEvent, Events } from '../../platform/events.ts';
+import type { Events } from '../../platform/events.ts';
+import { auditChannel } from './audit-channel.ts';
+import type { AuditRecord } from './audit.service.ts';
 import type { Viewer } from '../sessions/sessions.service.ts';
 
 // What a subscriber of `adminAuditFeed` receives: every audit event committed on any instance
@@ -32,9 +34,9 @@ export function createAuditFeed({ db, clock, events }: Deps) {
   }
 
   return {
-    eventsFor(viewer: Viewer): AsyncIterableIterator<AuditedEvent> {
-      return new Repeater<AuditedEvent>(async (push, stop) => {
-        const source = events.auditEvents();
+    eventsFor(viewer: Viewer): AsyncIterableIterator<AuditRecord> {
+      return new Repeater<AuditRecord>(async (push, stop) => {
+        const source = events.subscribe(auditChannel);
         void stop.then(() => source.return?.());
         for await (const event of source) {
           if (!(await stillAdmin(viewer))) break;

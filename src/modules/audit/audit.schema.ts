@@ -1,11 +1,11 @@
 import { builder } from '../../graphql/builder.ts';
 import { PageInfo } from '../../graphql/connection.ts';
-import type { AuditedEvent } from '../../platform/events.ts';
+import type { AuditRecord } from './audit.service.ts';
 import type { Page } from '../../kernel/pagination.ts';
 
 // The audit log for admins: paged newest first, and live from every instance.
 
-export const AuditEvent = builder.objectRef<AuditedEvent>('AuditEvent').implement({
+export const AuditEvent = builder.objectRef<AuditRecord>('AuditEvent').implement({
   description: 'One entry of the security log',
   fields: (t) => ({
     id: t.exposeID('id'),
@@ -19,14 +19,14 @@ export const AuditEvent = builder.objectRef<AuditedEvent>('AuditEvent').implemen
   }),
 });
 
-const AuditEventEdge = builder.objectRef<Page<AuditedEvent>['nodes'][number]>('AuditEventEdge').implement({
+const AuditEventEdge = builder.objectRef<Page<AuditRecord>['nodes'][number]>('AuditEventEdge').implement({
   fields: (t) => ({
     cursor: t.exposeString('cursor'),
     node: t.field({ type: AuditEvent, resolve: (edge) => edge.node }),
   }),
 });
 
-const AuditEventConnection = builder.objectRef<Page<AuditedEvent>>('AuditEventConnection').implement({
+const AuditEventConnection = builder.objectRef<Page<AuditRecord>>('AuditEventConnection').implement({
   fields: (t) => ({
     edges: t.field({ type: [AuditEventEdge], resolve: (page) => page.nodes }),
     pageInfo: t.field({ type: PageInfo, resolve: (page) => page }),

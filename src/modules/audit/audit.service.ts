@@ -5,7 +5,7 @@ import type { Scope, Transact } from '../../kernel/unit-of-work.ts';
 import { uuid7 } from '../../platform/uuid7.ts';
 import { after, isUuid, newestFirst, pageSize, toPage, type Page } from '../../kernel/pagination.ts';
 import type { ClientInfo } from '../../kernel/client.ts';
-import type { AuditedEvent } from '../../platform/events.ts';
+import type { AuditEvent } from '../../generated/prisma/client.ts';
 
 // The security log. Services record events as they act (never resolvers); an event that goes with
 // a business write is recorded in that write's transaction, so neither exists without the other.
@@ -23,7 +23,7 @@ export interface AuditEventInput {
 }
 
 /** A recorded event: the same shape the live feed carries between instances. */
-export type AuditRecord = AuditedEvent;
+export type AuditRecord = AuditEvent;
 
 export interface AuditFilter {
   first?: number | null;

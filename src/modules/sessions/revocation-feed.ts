@@ -1,7 +1,8 @@
 import { Repeater } from '@repeaterjs/repeater';
-import type { Events, SessionRevokedEvent } from '../../platform/events.ts';
+import type { Events } from '../../platform/events.ts';
+import { revocationChannel } from './revocation-channel.ts';
 import type { Metrics } from '../../platform/metrics.ts';
-import type { Viewer } from './sessions.service.ts';
+import type { SessionRevocation, Viewer } from './sessions.service.ts';
 
 // What a subscriber of `sessionRevoked` receives: every revocation of any session of its own user,
 // from any instance. When the revoked session is the subscriber's own, the event is delivered and
@@ -12,7 +13,7 @@ import type { Viewer } from './sessions.service.ts';
 export type WatchSession = (viewer: Viewer, onEnd: (reason: 'revoked' | 'ended') => void) => () => void;
 
 interface Deps {
-  events: Pick<Events, 'sessionRevoked'>;
+  events: Pick<Events, 'subscribe'>;
   metrics: Metrics;
   /** Ends a feed whose session ends without an event of its own (an expiry, a deleted user). */
   watch: WatchSession;
@@ -20,9 +21,9 @@ interface Deps {
 
 export function createRevocationFeed({ events, metrics, watch }: Deps) {
   return {
-    revocationsFor(viewer: Viewer): AsyncIterableIterator<SessionRevokedEvent> {
-      return new Repeater<SessionRevokedEvent>(async (push, stop) => {
-        const source = events.sessionRevoked(viewer.user.id);
+    revocationsFor(viewer: Viewer): AsyncIterableIterator<SessionRevocation> {
+      return new Repeater<SessionRevocation>(async (push, stop) => {
+        const source = events.subscribe(revocationChannel, viewer.user.id);
         // Its own revocation is delivered below before the feed ends; only a silent end stops it here.
         const unwatch = watch(viewer, (reason) => reason === 'ended' && stop());
         void stop.then(() => {

@@ -1,6 +1,6 @@
 import { builder } from '../../graphql/builder.ts';
 import { AuthMethod, RevocationReason } from '../../graphql/scalars.ts';
-import type { SessionRevokedEvent as RevokedEvent } from '../../platform/events.ts';
+import type { SessionRevocation } from './sessions.service.ts';
 
 export const Session = builder.prismaObject('Session', {
   fields: (t) => ({
@@ -22,7 +22,7 @@ export const Session = builder.prismaObject('Session', {
   }),
 });
 
-const SessionRevokedEvent = builder.objectRef<RevokedEvent>('SessionRevokedEvent').implement({
+const SessionRevokedEvent = builder.objectRef<SessionRevocation>('SessionRevokedEvent').implement({
   fields: (t) => ({
     sessionId: t.exposeID('sessionId'),
     userId: t.exposeID('userId'),
