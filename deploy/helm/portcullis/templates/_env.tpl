@@ -29,6 +29,9 @@ RUN_WORKERS is set by each workload itself.
 - { name: WEBAUTHN_RP_ID, value: {{ $c.webauthnRpId | quote }} }
 - { name: WEBAUTHN_ORIGINS, value: {{ join "," $c.webauthnOrigins | quote }} }
 - { name: WEBHOOK_ALLOW_PRIVATE, value: {{ $c.webhookAllowPrivate | quote }} }
+- { name: APP_NAME, value: {{ $c.appName | quote }} }
+- { name: ACCOUNT_PAGES, value: {{ $c.accountPages | quote }} }
+- { name: STARTUP_RETRY_SECONDS, value: {{ $c.startupRetrySeconds | quote }} }
 {{- $providerIds := list }}
 {{- range $c.oauthProviders }}{{ $providerIds = append $providerIds .id }}{{ end }}
 - { name: OAUTH_PROVIDERS, value: {{ join "," $providerIds | quote }} }
@@ -49,6 +52,8 @@ RUN_WORKERS is set by each workload itself.
   valueFrom: { secretKeyRef: { name: {{ $secret }}, key: REDIS_URL, optional: true } }
 - name: SENDGRID_API_KEY
   valueFrom: { secretKeyRef: { name: {{ $secret }}, key: SENDGRID_API_KEY, optional: true } }
+- name: SMTP_URL
+  valueFrom: { secretKeyRef: { name: {{ $secret }}, key: SMTP_URL, optional: true } }
 - name: METRICS_TOKEN
   valueFrom: { secretKeyRef: { name: {{ $secret }}, key: METRICS_TOKEN, optional: true } }
 - name: ENCRYPTION_KEY
