@@ -4,7 +4,7 @@ import { oauthProvider, webauthnOf, type OAuthProviderConfig, type WebauthnConfi
 import { parseRuleOverrides, type RateLimitRule } from '../kernel/rate-limit-rules.ts';
 import { parseProxyEntry } from '../platform/client-ip.ts';
 import { parseKey } from '../platform/encryption.ts';
-import { isLoopbackHostname, isSecureOrLoopbackUrl } from '../platform/loopback.ts';
+import { isLoopbackHostname } from '../platform/loopback.ts';
 
 import {
   defaultGraphQLLimits,
@@ -25,7 +25,6 @@ import {
   type WebhookPolicy,
 } from './policies.ts';
 import { defaultAccessTokenPolicy, type AccessTokenPolicy } from './policies.ts';
-import { defaultPasskeyPolicy, type PasskeyPolicy } from './policies.ts';
 
 // One schema for the whole environment (API.md "Environment"). Parsed once at start; a bad value
 // stops the start with a message that names the variable.

@@ -5,8 +5,6 @@ import type { ClientIpResolver } from '../platform/client-ip.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import { currentRequestId } from '../platform/request-scope.ts';
-import type { Viewer } from '../modules/sessions/sessions.service.ts';
-import type { ClientInfo } from '../kernel/client.ts';
 import type { Services } from '../core.ts';
 import type { GraphQLContext, ServerContext } from './context.ts';
 import { CSRF_HEADER, resolveViewer, sessionCookie } from './credentials.ts';

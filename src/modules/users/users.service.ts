@@ -1,10 +1,10 @@
 import type { Config } from '../../config/env.ts';
 import { AppError, badInput } from '../../kernel/errors.ts';
-import type { AuthMethod, Role, Session, User } from '../../generated/prisma/client.ts';
+import type { AuthMethod, Role, User } from '../../generated/prisma/client.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Db, Tx } from '../../platform/db.ts';
 import type { Scope } from '../../kernel/unit-of-work.ts';
-import type { AuditRecord, AuditService } from '../audit/audit.service.ts';
+import type { AuditService } from '../audit/audit.service.ts';
 import type { PasswordHasher } from '../auth/strategies/password/password-hasher.ts';
 import { checkPasswordPolicy } from '../auth/strategies/password/password-policy.ts';
 import type { SessionRevocation, SessionsService } from '../sessions/sessions.service.ts';
@@ -18,14 +18,10 @@ export interface MailboxProof {
   keepIdentity?: { provider: string; subject: string };
 }
 
-/** What claiming an unverified account dropped; `dropped` and `record` are null for a verified one. */
+/** The account after a claim, and the sessions the claim revoked (none for an account already verified). */
 export interface Claim {
   user: User;
-  /** Sessions revoked in the caller's transaction (heard once it has committed). */
   revoked: SessionRevocation[];
-  dropped: { password: boolean; sessions: number; oauthLinks: string[] } | null;
-  /** The takeover's audit event (email.verified with takeover: true). */
-  record: AuditRecord | null;
 }
 
 interface Deps {
@@ -126,7 +122,7 @@ export function createUsersService({ db, clock, config, hasher, sessions, audit 
      */
     async claimUnverified(scope: Scope, existing: User, client?: ClientInfo | null, proof?: MailboxProof): Promise<Claim> {
       const { tx } = scope;
-      if (existing.emailVerified) return { user: existing, revoked: [], dropped: null, record: null };
+      if (existing.emailVerified) return { user: existing, revoked: [] };
       // The row lock orders this claim with every sign-in of the account (each takes a share lock
       // first): one that committed before is dropped below, one that waits finds nothing left.
       const [current] = await tx.$queryRaw<Array<{ emailVerified: boolean; hadPassword: boolean; hadSecondFactor: boolean }>>`
@@ -135,7 +131,7 @@ export function createUsersService({ db, clock, config, hasher, sessions, audit 
       // Deleted meanwhile: the caller's sign-in is retried once on CONFLICT and finds no account.
       if (!current) throw new AppError('CONFLICT', 'The account changed during sign-in');
       if (current.emailVerified) {
-        return { user: await tx.user.findUniqueOrThrow({ where: { id: existing.id } }), revoked: [], dropped: null, record: null };
+        return { user: await tx.user.findUniqueOrThrow({ where: { id: existing.id } }), revoked: [] };
       }
       const user = await tx.user.update({
         where: { id: existing.id },
@@ -172,11 +168,11 @@ export function createUsersService({ db, clock, config, hasher, sessions, audit 
         ...(current.hadSecondFactor && { secondFactor: true }),
         ...(passkeys.count > 0 && { passkeys: passkeys.count }),
       };
-      const record = await audit.record(
+      await audit.record(
         { type: 'email.verified', userId: user.id, client, data: { takeover: true, reason: 'proof_of_mailbox', proof: proof?.via ?? null, dropped } },
         scope,
       );
-      return { user, revoked, dropped, record };
+      return { user, revoked };
     },
 
     async updateProfile(userId: string, input: { name?: string | null }): Promise<User> {
