@@ -106,6 +106,15 @@ describe('one sensitive field rule', () => {
     expect(harmless.ms).toBeLessThan(250);
   });
 
+  it('a large fragment spread by many operations is counted once for the document, not once per operation', () => {
+    const fragment = `fragment F on Mutation { ${'logout '.repeat(3000)}}`;
+    const operations = Array.from({ length: 3000 }, (_, i) => `mutation o${i} { ...F }`).join(' ');
+    const document = parse(`${operations} ${fragment}`, { noLocation: true });
+    const { result, ms } = timed(() => validate(schema, document, [oneSensitiveFieldRule]));
+    expect(result).toEqual([]);
+    expect(ms).toBeLessThan(250);
+  });
+
   it('counts through fragments, inline fragments and cycles, once per operation; queries are not counted', () => {
     expect(sensitive('mutation { ...A ... on Mutation { login(email: "b") } } fragment A on Mutation { login(email: "a") }')).toEqual([ONE_SENSITIVE]);
     expect(sensitive('mutation { ...A } fragment A on Mutation { login(email: "a") ...B } fragment B on Mutation { ...A logout }')).toEqual([]);

@@ -13,8 +13,12 @@ export function oneSensitiveFieldRule(context: ValidationContext): ASTVisitor {
   const schema = context.getSchema();
   let root: GraphQLObjectType | null | undefined;
   const sensitive = (name: string) => policyOf(root?.getFields()[name]).sensitive === true;
-  /** Per fragment name; `null` while the fragment is being counted (a cycle counts nothing). */
-  const fragmentCounts = new Map<string, number | null>();
+  /**
+   * Per root type (mutation, subscription), per fragment name: counted once per document however
+   * many operations spread it; `null` while the fragment is being counted (a cycle counts nothing).
+   */
+  const countsByRoot = new Map<string, Map<string, number | null>>();
+  let fragmentCounts = new Map<string, number | null>();
 
   const countFragment = (name: string): number => {
     if (fragmentCounts.has(name)) return fragmentCounts.get(name) ?? 0;
@@ -41,7 +45,9 @@ export function oneSensitiveFieldRule(context: ValidationContext): ASTVisitor {
     OperationDefinition(operation) {
       if (operation.operation === 'query') return;
       root = operation.operation === 'mutation' ? schema.getMutationType() : schema.getSubscriptionType();
-      fragmentCounts.clear();
+      const key = root?.name ?? '';
+      if (!countsByRoot.has(key)) countsByRoot.set(key, new Map());
+      fragmentCounts = countsByRoot.get(key)!;
       if (count(operation.selectionSet) > 1) {
         context.reportError(
           new GraphQLError('At most one sign-in, registration, token or mail operation per request', {
