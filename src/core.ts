@@ -170,7 +170,7 @@ export function createServices({ db, clock, config, log, metrics, redis, events,
   // Writes run in units of work: their domain events reach the subscribers wired here, inside the
   // transaction (the webhook outbox) or once it has committed (realtime, metrics).
   const domainEvents = createDomainEvents<Scope>((err, type) => log.error({ err, type }, 'a listener of a committed change failed'));
-  const transact = createTransact(db, domainEvents);
+  const transact = createTransact(db, domainEvents, (err) => log.error({ err }, 'work queued after a commit failed'));
   const audit = createAuditService({ db, clock, transact });
   const webhooks = createWebhooksService({ db, clock, config, log, transact, audit, encryptor, queue, registry: metrics.registry });
   domainEvents.inTransaction('audit.recorded', webhooks.outbox);
