@@ -38,6 +38,9 @@ export function haproxyConfig({ port, servers, dir }: HaproxyOptions): string {
     '  retries 3',
     '  option redispatch 1',
     '  retry-on conn-failure',
+    // A fresh server connection per request: a request never rides a kept-alive connection to an
+    // instance that has just died (that one is cut, and not retried), it is refused and retried.
+    '  option http-server-close',
     '',
     'frontend api',
     `  bind 127.0.0.1:${port}`,

@@ -17,7 +17,14 @@ export interface SlowProvider {
   close(): Promise<void>;
 }
 
-export async function startSlowProvider({ holdFirst = false, answerAfterMs = 0 } = {}): Promise<SlowProvider> {
+interface SlowProviderOptions {
+  holdFirst?: boolean;
+  answerAfterMs?: number;
+  /** Only mail to this address is watched; other mail (left queued by earlier runs) is taken at once, uncounted. */
+  onlyTo?: string;
+}
+
+export async function startSlowProvider({ holdFirst = false, answerAfterMs = 0, onlyTo }: SlowProviderOptions = {}): Promise<SlowProvider> {
   const held: ServerResponse[] = [];
   const provider: SlowProvider = {
     url: '',
@@ -40,9 +47,11 @@ export async function startSlowProvider({ holdFirst = false, answerAfterMs = 0 }
   const server = createServer(async (req, res) => {
     let raw = '';
     for await (const chunk of req) raw += chunk;
+    const mail = JSON.parse(raw) as { custom_args?: { mailId?: string }; personalizations?: { to?: { email?: string }[] }[] };
+    if (onlyTo && mail.personalizations?.[0]?.to?.[0]?.email !== onlyTo) return void res.writeHead(202).end();
     provider.received++;
     if (holdFirst && provider.received === 1) return void held.push(res);
-    const mailId = (JSON.parse(raw) as { custom_args?: { mailId?: string } }).custom_args?.mailId ?? '';
+    const mailId = mail.custom_args?.mailId ?? '';
     provider.accepted.push(mailId); // taken at once; the answer may come late
     const answer = () => void (res.destroyed || res.writeHead(202).end());
     if (answerAfterMs) setTimeout(answer, answerAfterMs);

@@ -185,7 +185,7 @@ it('npm killed outright: the service notices its parent is gone and stops, Postg
 it('a mail whose provider never answers is handed back to the queue at the stop, not left active, and sent after the restart', {
   timeout: 120_000,
 }, async () => {
-  const stuck = await startSlowProvider({ holdFirst: true });
+  const stuck = await startSlowProvider({ holdFirst: true, onlyTo: 'held@example.com' });
   try {
     const run = await npmStart({ SENDGRID_API_URL: stuck.url });
     expect((await gql('mutation { requestMagicLink(input: { email: "held@example.com" }) }')).data.requestMagicLink).toBe(true);
