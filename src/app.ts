@@ -5,22 +5,16 @@ import { createErrorCompleter } from './graphql/errors.ts';
 import { attachWebSocketServer } from './graphql/websocket.ts';
 import { opensEventStream } from './graphql/sse.ts';
 import { createGraphQLServer } from './graphql/yoga.ts';
-import { refuseNonJsonBody } from './http/refuse-non-json-body.ts';
-import { refuseOversizedBody } from './http/refuse-oversized-body.ts';
-import { serveMetrics } from './http/serve-metrics.ts';
-import { serveProbe } from './http/serve-probes.ts';
 import { createClientIpResolver } from './platform/client-ip.ts';
 import { systemClock, type Clock } from './platform/clock.ts';
 import { createCore } from './core.ts';
 import { pingDb } from './platform/db.ts';
-import { serveDevOutbox } from './http/serve-dev-outbox.ts';
-import { serveOAuthCallback } from './http/serve-oauth-callback.ts';
-import { serveWellKnown } from './http/serve-well-known.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
 import { pingRedis } from './platform/redis.ts';
 import { requestIdFrom, requestScope } from './platform/request-scope.ts';
 import { createServices } from './core.ts';
 import { toErrorBody, UNEXPECTED_MESSAGE } from './kernel/errors.ts';
+import { HEALTH_PATH, READY_PATH } from './http/use-readiness.ts';
 
 /** How often open sockets and streams are checked for sessions that ended without an event. */
 const SWEEP_INTERVAL_MS = 30_000;
@@ -56,10 +50,8 @@ export function createApp({ config, databaseUrl, clock = systemClock, log: given
   const { db, redis, metrics, events, services } = core;
   const clientIp = createClientIpResolver(config.trustProxy);
   const completeError = createErrorCompleter(log, { hideSuggestions: config.production });
-  const yoga = createGraphQLServer({ config, db, services, log, metrics, clientIp, completeError });
-  const probes = {
-    checks: { database: () => pingDb(db), ...(redis && { redis: () => pingRedis(redis) }) },
-  };
+  const readiness = { database: () => pingDb(db), ...(redis && { redis: () => pingRedis(redis) }) };
+  const yoga = createGraphQLServer({ config, db, services, log, metrics, clientIp, completeError, readiness });
 
   // Draining: from the signal on, every new request (on a kept-alive connection; the listener is
   // closed) is refused before it runs, /ready included, and the handlers in flight finish first.
@@ -71,18 +63,12 @@ export function createApp({ config, databaseUrl, clock = systemClock, log: given
     if (stopping) return refuseWhileStopping(req.url ?? '/', res, requestId);
     requestScope.run({ requestId }, async () => {
       try {
-        const path = (req.url ?? '/').split('?')[0]!;
-        if (!opensEventStream(req.headers, req.method)) trackUntilClosed(inFlight, res);
-        if (await serveProbe(req, res, path, probes)) return;
-        if (await serveMetrics(req, res, path, { registry: metrics.registry, token: config.metricsToken, production: config.production })) return;
-        if (await serveOAuthCallback(req, res, path, services.oauth, clientIp)) return;
-        if (await serveWellKnown(req, res, path, services.accessTokens)) return;
-        if (path === '/dev/outbox' && req.method === 'GET' && config.devOutbox) return await serveDevOutbox(req, res, services.mail);
-        if (refuseOversizedBody(req, res, config.graphqlLimits.maxBodyBytes, requestId)) return;
-        if (refuseNonJsonBody(req, res, requestId)) return;
+        // Every route is a yoga plugin (http/routes.ts). A stream is open-ended: the drain does not wait for it.
         if (opensEventStream(req.headers, req.method)) {
           metrics.sseStreams.inc();
           res.once('close', () => metrics.sseStreams.dec());
+        } else {
+          trackUntilClosed(inFlight, res);
         }
         await yoga.handle(req, res, { req, res });
       } catch (err) {
@@ -158,13 +144,13 @@ export function createApp({ config, databaseUrl, clock = systemClock, log: given
 function refuseWhileStopping(url: string, res: ServerResponse, requestId: string): void {
   const path = url.split('?')[0];
   // Liveness stays true while draining (the process is fine, it is leaving); readiness does not.
-  if (path === '/health') {
+  if (path === HEALTH_PATH) {
     res.writeHead(200, { 'content-type': 'application/json', connection: 'close' });
     res.end(JSON.stringify({ status: 'ok' }));
     return;
   }
   const refusal = toErrorBody('INTERNAL_SERVER_ERROR', 'The server is shutting down; retry.', { requestId, status: 503, retryAfter: 1 });
-  const body = JSON.stringify(path === '/ready' ? { status: 'stopping' } : refusal);
+  const body = JSON.stringify(path === READY_PATH ? { status: 'stopping' } : refusal);
   res.writeHead(503, { 'content-type': 'application/json', connection: 'close', 'retry-after': '1' });
   res.end(body);
 }

@@ -14,8 +14,9 @@ import { useRequestMetrics } from './request-metrics.ts';
 import { useControlCharacterRefusal } from './security/control-characters.ts';
 import { useHardening } from './security/hardening.ts';
 import { useServerSentEvents } from './sse.ts';
-import { graphiqlOptions, renderGraphiQL, useGraphiQLAssets } from '../http/use-graphiql.ts';
-import { useAccountPages } from '../http/use-account-pages.ts';
+import { graphiqlOptions, renderGraphiQL } from '../http/use-graphiql.ts';
+import { httpRoutes } from '../http/routes.ts';
+import type { ReadinessChecks } from '../http/use-readiness.ts';
 
 interface Deps {
   config: Config;
@@ -25,21 +26,29 @@ interface Deps {
   metrics: Metrics;
   clientIp: ClientIpResolver;
   completeError: ErrorCompleter;
+  /** What GET /ready asks, by name. */
+  readiness: ReadinessChecks;
 }
 
 /** Parsed documents (and parse errors) kept for reuse. */
 const PARSED_DOCUMENTS_KEPT = 100;
 
-export function createGraphQLServer({ config, db, services, log, metrics, clientIp, completeError }: Deps) {
+/** yoga's own probe answers any URL ending in its endpoint, with an empty body; none ends in a space. */
+const NO_YOGA_HEALTH_CHECK = ' ';
+
+export function createGraphQLServer({ config, db, services, log, metrics, clientIp, completeError, readiness }: Deps) {
+  const schema = getSchema();
   return createYoga<ServerContext, GraphQLContext>({
-    schema: getSchema(),
+    schema,
     graphqlEndpoint: '/graphql',
+    // GET /health and /ready are ours (http/use-readiness.ts), with the bodies of API.md.
+    healthCheckEndpoint: NO_YOGA_HEALTH_CHECK,
     // Served from our own dependencies (no CDN), with the README's first operation as its text.
     graphiql: config.graphiql ? graphiqlOptions : false,
     renderGraphiQL,
     landingPage: false,
     batching: false,
-    // The body limit is enforced before yoga runs (http/refuse-oversized-body.ts: a declared
+    // The body limit is enforced before the body is read (http/use-body-limit.ts: a declared
     // Content-Length of at most 100 KB, no chunked bodies), so yoga's own limiter,
     // which pipes every body through a transform stream, is left out.
     maxRequestBodySize: false,
@@ -61,6 +70,8 @@ export function createGraphQLServer({ config, db, services, log, metrics, client
       error: (...args) => log.debug({ yoga: args.map(describe) }),
     },
     plugins: [
+      // The HTTP routes first: a request for one of them never reaches GraphQL.
+      ...httpRoutes({ config, services, log, metrics, clientIp, readiness, schema }),
       useHardening({
         limits: config.graphqlLimits,
         maxTokens: config.graphqlLimits.maxTokens,
@@ -68,11 +79,9 @@ export function createGraphQLServer({ config, db, services, log, metrics, client
         production: config.production,
       }),
       useControlCharacterRefusal(),
-      ...(config.graphiql ? [useGraphiQLAssets()] : []),
-      ...(config.accountPages ? [useAccountPages({ config, schema: getSchema() })] : []),
       useErrorExtensions(completeError),
       useServerSentEvents({ limits: config.realtimeLimits, clientIp, completeError }),
-      // Bounded labels only; GET /metrics itself is served by http/serve-metrics.ts.
+      // Bounded labels only; GET /metrics itself is served by http/use-metrics-access.ts.
       useRequestMetrics(metrics),
     ],
     context: async ({ request, req, res, socketOperation }): Promise<GraphQLContext> => {

@@ -84,7 +84,8 @@ async function loadAssets(settings: PageSettings): Promise<Map<string, StaticAss
 export function useAccountPages({ config, schema }: { config: Config; schema: GraphQLSchema }): Plugin {
   const assets = loadAssets(pageSettings(config, schema));
   return {
-    async onRequest({ request, url, fetchAPI, endResponse }) {
+    // Synchronous for every other path: a GraphQL request pays no promise here.
+    onRequest({ request, url, fetchAPI, endResponse }) {
       if (request.method !== 'GET' && request.method !== 'HEAD') return;
       const path = url.pathname;
       if (path === '/') {
@@ -94,10 +95,12 @@ export function useAccountPages({ config, schema }: { config: Config; schema: Gr
       const page = PAGES[path.length > 1 ? path.replace(/\/$/, '') : path];
       const name = page ?? (path.startsWith(ASSETS_PREFIX) ? path.slice(ASSETS_PREFIX.length) : undefined);
       if (name === undefined) return;
-      const asset = (await assets).get(name);
-      if (!asset || (!page && name.endsWith('.html'))) return endResponse(new fetchAPI.Response(null, { status: 404 }));
-      const headers = page ? { ...pageSecurityHeaders(accountPagesCsp(url.host)), 'cache-control': 'no-cache' } : { 'cache-control': 'no-cache' };
-      endResponse(assetResponse(fetchAPI.Response, request, asset, headers));
+      return assets.then((loaded) => {
+        const asset = loaded.get(name);
+        if (!asset || (!page && name.endsWith('.html'))) return endResponse(new fetchAPI.Response(null, { status: 404 }));
+        const headers = page ? { ...pageSecurityHeaders(accountPagesCsp(url.host)), 'cache-control': 'no-cache' } : { 'cache-control': 'no-cache' };
+        endResponse(assetResponse(fetchAPI.Response, request, asset, headers));
+      });
     },
   };
 }

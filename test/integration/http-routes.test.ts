@@ -26,6 +26,14 @@ describe('probes', () => {
     expect(r.headers.get('content-type')).toContain('application/json');
   });
 
+  it('only /health and /ready are probes: another path ending in /health is not answered as one', async () => {
+    for (const path of ['/graphql/health', '/anything/health', '/health/']) {
+      const r = await fetch(`${t.url}${path}`);
+      expect(r.status, path).toBe(404);
+      expect(r.headers.get('x-yoga-id'), path).toBeNull();
+    }
+  });
+
   it('GET /ready answers 200 with the database ok (and no redis check without REDIS_URL)', async () => {
     const r = await getJson(`${t.url}/ready`);
     expect(r.status).toBe(200);

@@ -1,5 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../platform/logger.ts';
 import type { MailService } from '../modules/mail/mail.service.ts';
+import { routePlugin, type Answer, type ServerPlugin } from './route.ts';
 
 // GET /dev/outbox: the latest mails of the dev outbox, as a page to click links in, or as JSON
 // (Accept: application/json) for scripts and tests. Served only while config.devOutbox is on (never
@@ -22,13 +23,19 @@ function linksOpenInTopWindow(html: string): string {
 /** The text part, escaped, with its web links clickable (they are our own, from FRONTEND_URL). */
 const textWithLinks = (text: string) => escapeHtml(text).replace(/https?:\/\/[^\s<"']+/g, (url) => `<a href="${url}">${url}</a>`);
 
-export async function serveDevOutbox(req: IncomingMessage, res: ServerResponse, mail: MailService): Promise<void> {
-  const mails = await mail.latestInOutbox();
+export function useDevOutbox(log: Logger, mail: MailService): ServerPlugin {
+  return routePlugin(log, ({ request, url }) => {
+    if (url.pathname !== '/dev/outbox' || request.method !== 'GET') return undefined;
+    return mail.latestInOutbox().then((mails) => outboxAnswer(mails, request.headers.get('accept') ?? ''));
+  });
+}
+
+type OutboxMail = Awaited<ReturnType<MailService['latestInOutbox']>>[number];
+
+function outboxAnswer(mails: OutboxMail[], accept: string): Answer {
   const headers = { 'cache-control': 'no-store', 'x-robots-tag': 'noindex' };
-  if ((req.headers.accept ?? '').includes('application/json')) {
-    res.writeHead(200, { ...headers, 'content-type': 'application/json; charset=utf-8' });
-    res.end(JSON.stringify({ mails }));
-    return;
+  if (accept.includes('application/json')) {
+    return { status: 200, headers: { ...headers, 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify({ mails }) };
   }
   const items = mails
     .map(
@@ -38,15 +45,17 @@ export async function serveDevOutbox(req: IncomingMessage, res: ServerResponse, 
         `<pre>${textWithLinks(m.text)}</pre></article>`,
     )
     .join('');
-  res.writeHead(200, {
-    ...headers,
-    'content-type': 'text/html; charset=utf-8',
-    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-src 'self'",
-  });
-  res.end(
-    `<!doctype html><html><head><meta charset="utf-8"><title>Dev outbox · Portcullis</title><style>` +
+  return {
+    status: 200,
+    headers: {
+      ...headers,
+      'content-type': 'text/html; charset=utf-8',
+      'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-src 'self'",
+    },
+    body:
+      `<!doctype html><html><head><meta charset="utf-8"><title>Dev outbox · Portcullis</title><style>` +
       `body{font-family:system-ui,sans-serif;max-width:760px;margin:2rem auto;padding:0 1rem}article{border:1px solid #ddd;border-radius:8px;padding:1rem;margin:1rem 0}` +
       `.meta{color:#666;font-size:.85rem}iframe{width:100%;height:320px;border:0}pre{white-space:pre-wrap;background:#f6f6f6;padding:.5rem}</style></head>` +
       `<body><h1>Dev outbox</h1><p>Mails are stored here because no SENDGRID_API_KEY is set. Newest first.</p>${items || '<p>No mail yet.</p>'}</body></html>`,
-  );
+  };
 }
