@@ -5,6 +5,9 @@
 // and RSS per idle WebSocket subscriber. BENCH_SECONDS (default 10) sets each measurement's length
 // (the mixed load runs 6 times that, at most 60 s); BENCH_SOCKETS (default 5000) the socket count.
 import { spawn } from 'node:child_process';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print } from 'graphql';
+import { LoginDocument, RegisterDocument } from '../operations/generated/graphql.ts';
 import { freePort, scratchDatabase, seedUsers } from './lib.ts';
 import { argon2Rate, openIdleSockets, seconds, sleep, startService, wrk } from './perf-lib.ts';
 
@@ -19,10 +22,12 @@ const report = (figure: string, value: string, target: string, met: boolean) => 
   console.log(`${met ? 'met    ' : 'NOT MET'}  ${figure}: ${value} (target ${target})`);
 };
 
-async function gql(url: string, query: string, token?: string) {
-  const headers: Record<string, string> = { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) };
-  const r = await fetch(`${url}/graphql`, { method: 'POST', headers, body: JSON.stringify({ query }) });
-  return (await r.json()) as { data?: any; errors?: unknown };
+/** The request body of one of the typed documents of operations/, as a frontend sends it. */
+const bodyOf = <T, V>(document: TypedDocumentNode<T, V>, variables: V) => JSON.stringify({ query: print(document), variables });
+
+async function op<T, V>(url: string, document: TypedDocumentNode<T, V>, variables: V) {
+  const r = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodyOf(document, variables) });
+  return (await r.json()) as { data?: T; errors?: unknown };
 }
 
 const db = await scratchDatabase();
@@ -42,12 +47,12 @@ try {
   const emails = Array.from({ length: 32 }, (_, i) => `perf${i}@example.com`);
   const tokens: string[] = [];
   for (const email of emails) {
-    const registered = await gql(service.url, `mutation { register(input: { email: "${email}", password: "${PASSWORD}" }) { token } }`);
-    tokens.push(registered.data.register.token as string);
+    const registered = await op(service.url, RegisterDocument, { input: { email, password: PASSWORD } });
+    tokens.push(registered.data!.register.token);
   }
   const token = tokens[0]!;
   const me = JSON.stringify({ query: '{ me { id email } }' });
-  const login = emails.map((email) => JSON.stringify({ query: `mutation { login(input: { email: "${email}", password: "${PASSWORD}" }) { token } }` }));
+  const login = emails.map((email) => bodyOf(LoginDocument, { input: { email, password: PASSWORD } }));
   const meUrl = `${service.url}/graphql`;
   const bearer = { authorization: `Bearer ${token}` };
 

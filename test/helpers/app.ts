@@ -1,4 +1,7 @@
 import { Writable } from 'node:stream';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print } from 'graphql';
+import { RegisterDocument } from '../../operations/generated/graphql.ts';
 import { createApp, type App } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config/env.ts';
 import { FakeClock } from './clock.ts';
@@ -17,6 +20,18 @@ export interface GqlResult<T = any> {
 /** The `extensions.code` of an answer's first error (undefined when it has none). */
 export const codeOf = (r: GqlResult): string | undefined => r.body.errors?.[0]?.extensions?.code;
 
+export interface GqlOptions {
+  token?: string;
+  headers?: Record<string, string>;
+}
+
+const printed = new WeakMap<object, string>();
+const textOf = (document: TypedDocumentNode<unknown, never>) => {
+  let text = printed.get(document);
+  if (text === undefined) printed.set(document, (text = print(document)));
+  return text;
+};
+
 export interface TestApp {
   url: string;
   app: App;
@@ -24,7 +39,9 @@ export interface TestApp {
   clock: FakeClock;
   config: Config;
   logs: string[];
-  gql<T = any>(query: string, variables?: Record<string, unknown>, options?: { token?: string; headers?: Record<string, string> }): Promise<GqlResult<T>>;
+  gql<T = any>(query: string, variables?: Record<string, unknown>, options?: GqlOptions): Promise<GqlResult<T>>;
+  /** One of the typed documents of operations/ (what frontends copy): its variables and result are checked by TypeScript. */
+  op<T, V extends Record<string, unknown>>(document: TypedDocumentNode<T, V>, variables?: V, options?: GqlOptions): Promise<GqlResult<T>>;
   /** Registers a user with a password and returns its token and ids. */
   register(email: string, password?: string): Promise<{ token: string; userId: string; sessionId: string }>;
   rememberSecret(value: string): void;
@@ -108,6 +125,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     return { status: response.status, headers: response.headers, body };
   };
 
+  const op: TestApp['op'] = (document, variables, opts) => gql(textOf(document as TypedDocumentNode<unknown, never>), variables, opts);
+
   const leakedSecrets = () => {
     const found: string[] = [];
     for (const line of logs) {
@@ -125,8 +144,9 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     config,
     logs,
     gql,
+    op,
     async register(email, password = 'correct horse battery') {
-      const r = await gql(`mutation($input: RegisterInput!) { register(input: $input) { token user { id } session { id } } }`, { input: { email, password } });
+      const r = await op(RegisterDocument, { input: { email, password } });
       if (!r.body.data?.register) throw new Error(`register failed: ${JSON.stringify(r.body.errors)}`);
       const { token, user, session } = r.body.data.register;
       return { token, userId: user.id, sessionId: session.id };
