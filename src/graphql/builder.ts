@@ -6,7 +6,8 @@ import './security/rate-limit-plugin.ts';
 import type PrismaTypes from '../generated/pothos-types.ts';
 import type { RateLimitKey } from '../kernel/rate-limit-rules.ts';
 import { getDatamodel } from '../generated/pothos-types.ts';
-import { forbidden, secondFactorRequired, unauthenticated } from '../kernel/errors.ts';
+import { forbidden, secondFactorRequired } from '../kernel/errors.ts';
+import { transportErrors } from './transports/transport-errors.ts';
 import type { GraphQLContext } from './context.ts';
 
 // Plugins and their options only; types live with their features under src/modules/.
@@ -36,7 +37,7 @@ export const builder = new SchemaBuilder<{
     // callers that lack a role are forbidden.
     unauthorizedError: (_parent, ctx) => {
       if (ctx.viewer?.session.secondFactorPending) return secondFactorRequired();
-      return ctx.viewer ? forbidden() : unauthenticated('You must be signed in');
+      return ctx.viewer ? forbidden() : transportErrors.mustSignIn();
     },
   },
   prisma: {

@@ -1,4 +1,4 @@
-import { forbidden, unauthenticated } from '../kernel/errors.ts';
+import { transportErrors } from './transports/transport-errors.ts';
 import type { SessionsService, Viewer } from '../modules/sessions/sessions.service.ts';
 
 export const SESSION_COOKIE_NAME = 'portcullis_session';
@@ -25,13 +25,13 @@ export async function resolveViewer(
   if (source.authorization !== null) {
     const match = /^Bearer ([A-Za-z0-9_-]{16,128})$/.exec(source.authorization.trim());
     const viewer = match ? await sessions.authenticate(match[1]!) : null;
-    if (!viewer) throw unauthenticated('The session token is invalid, revoked or expired');
+    if (!viewer) throw transportErrors.deadBearerToken();
     return { viewer, staleCookie: false };
   }
   const token = cookieMode ? readCookie(source.cookie, SESSION_COOKIE_NAME) : null;
   if (!token) return { viewer: null, staleCookie: false };
   if (source.method !== 'GET' && !source.csrfHeader) {
-    throw forbidden(`Requests authenticated by cookie must send the ${CSRF_HEADER} header`);
+    throw transportErrors.csrfHeaderMissing(CSRF_HEADER);
   }
   const viewer = await sessions.authenticate(token);
   return { viewer, staleCookie: !viewer };

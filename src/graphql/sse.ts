@@ -1,7 +1,7 @@
 import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
 import type { Plugin, YogaLogger } from 'graphql-yoga';
 import type { RealtimeLimits } from '../config/policies.ts';
-import { AppError } from '../kernel/errors.ts';
+import { transportErrors } from './transports/transport-errors.ts';
 import type { ClientIpResolver } from '../platform/client-ip.ts';
 import type { ErrorCompleter } from './errors.ts';
 import { clientKey, createAddressCounter } from './transports/connection-limits.ts';
@@ -123,10 +123,7 @@ export function useServerSentEvents({ limits, clientIp, completeError }: Options
     if (!origin.res || !origin.req || !opensEventStream({ accept: request.headers.get('accept') ?? undefined }, request.method)) return;
     const key = clientKey(clientIp(origin.req.socket.remoteAddress, request.headers.get('x-forwarded-for')));
     if (!distinctStreams.tryAcquire(key)) {
-      const err = new AppError('RATE_LIMITED', `At most ${limits.maxDistinctSseStreamsPerAddress} event streams may be open from one address`, {
-        retryAfter: 1,
-      });
-      return endResponse(refusal(err, fetchAPI.Response));
+      return endResponse(refusal(transportErrors.distinctStreamsPerAddress(limits.maxDistinctSseStreamsPerAddress), fetchAPI.Response));
     }
     origin.res.once('close', () => distinctStreams.release(key));
   }
@@ -186,7 +183,7 @@ async function operationIdOf(request: Request): Promise<string | null> {
   try {
     return String((extensions as { operationId?: unknown } | null | undefined)?.operationId ?? '');
   } catch {
-    throw new AppError('BAD_USER_INPUT', 'Invalid operation id');
+    throw transportErrors.operationIdInvalid();
   }
 }
 

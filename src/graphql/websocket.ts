@@ -8,6 +8,7 @@ import { map } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Config } from '../config/env.ts';
 import { AppError } from '../kernel/errors.ts';
+import { transportErrors } from './transports/transport-errors.ts';
 import type { Viewer } from '../modules/sessions/sessions.service.ts';
 import type { ClientInfo } from '../kernel/client.ts';
 import type { ClientIpResolver } from '../platform/client-ip.ts';
@@ -125,8 +126,7 @@ export function attachWebSocketServer({ server, yoga, config, services, log, clo
   /** The socket already has its share of operations open (graphql-ws has recorded this one among them). */
   const tooManyOperations = (ctx: SocketContext) => Object.keys(ctx.subscriptions).length > limits.maxOperationsPerSocket;
   function tooManyOperationsError(): GraphQLError {
-    const err = new AppError('RATE_LIMITED', `At most ${limits.maxOperationsPerSocket} operations may be open on one connection`, { retryAfter: 1 });
-    return fromAppError(err);
+    return fromAppError(transportErrors.operationsPerSocket(limits.maxOperationsPerSocket));
   }
 
   const completeResult = (result: ExecutionResult): ExecutionResult =>

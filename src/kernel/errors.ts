@@ -1,5 +1,6 @@
 // The error model of API.md, free of GraphQL: services throw AppError, the GraphQL layer maps the
-// code to `extensions.code` and `extensions.http.status`.
+// code to `extensions.code` and `extensions.http.status`. Each module declares its refusals once,
+// in its own catalogue (`<module>-errors.ts`); those several modules give are in `sharedErrors`.
 
 export const errorStatus = {
   BAD_USER_INPUT: 400,
@@ -66,3 +67,15 @@ export const badInput = (message: string) => new AppError('BAD_USER_INPUT', mess
 export const unauthenticated = (message = 'Not signed in, or the session has ended') => new AppError('UNAUTHENTICATED', message);
 export const forbidden = (message = 'Not allowed') => new AppError('FORBIDDEN', message);
 export const secondFactorRequired = () => new AppError('SECOND_FACTOR_REQUIRED', 'This session must give its second factor first (completeSecondFactor)');
+
+/** Refusals several modules give, worded once. */
+export const sharedErrors = {
+  noSuchUser: () => badInput('No user with this id'),
+  /** A mailed link or code, or an OAuth completion code, that does not count (unknown, used, wrong address). */
+  tokenInvalid: () => new AppError('TOKEN_INVALID', 'This link or code is invalid or was already used'),
+  tokenExpired: () => new AppError('TOKEN_EXPIRED', 'This link or code has expired'),
+  /** A rate limit or a throttle: the same answer, whichever refused. */
+  tooManyAttempts: (retryAfter: number) => new AppError('RATE_LIMITED', 'Too many attempts; try again later', { retryAfter }),
+  pageSizeOutOfRange: (max: number) => badInput(`first must be between 0 and ${max}`),
+  invalidCursor: () => badInput('Invalid cursor'),
+} as const;

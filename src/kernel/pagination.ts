@@ -1,4 +1,4 @@
-import { badInput } from './errors.ts';
+import { sharedErrors } from './errors.ts';
 
 // Keyset pagination, newest first, over (createdAt, id): a total order, so a listing walked page
 // by page returns every row exactly once even while rows are added, and a cursor stays valid when
@@ -27,7 +27,7 @@ export interface Page<T> {
 export function pageSize(first: number | null | undefined): number {
   if (first == null) return DEFAULT_PAGE_SIZE;
   if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) {
-    throw badInput(`first must be between 0 and ${MAX_PAGE_SIZE}`);
+    throw sharedErrors.pageSizeOutOfRange(MAX_PAGE_SIZE);
   }
   return first;
 }
@@ -39,7 +39,7 @@ export function encodeCursor({ createdAt, id }: Position): string {
 export function decodeCursor(cursor: string): Position {
   const [iso, id, extra] = cursor.length <= 200 ? Buffer.from(cursor, 'base64url').toString('utf8').split('|') : [];
   const createdAt = new Date(iso ?? Number.NaN);
-  if (extra !== undefined || !id || !isUuid(id) || Number.isNaN(createdAt.getTime())) throw badInput('Invalid cursor');
+  if (extra !== undefined || !id || !isUuid(id) || Number.isNaN(createdAt.getTime())) throw sharedErrors.invalidCursor();
   return { createdAt, id };
 }
 

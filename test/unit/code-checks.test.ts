@@ -85,6 +85,27 @@ describe('dependency-cruiser: the arrows of DESIGN.md', () => {
   });
 });
 
+describe('error catalogues', () => {
+  it('fails on an error worded in place, naming the line, and passes one thrown from a catalogue', () => {
+    const root = fixture({
+      'src/kernel/errors.ts': 'export const badInput = (m: string) => new Error(m);\n',
+      'src/modules/things/things-errors.ts': "export const thingErrors = { tooLong: () => badInput('too long') };\n",
+      'src/modules/things/things.service.ts': 'if (long) throw thingErrors.tooLong();\nif (!ok) throw forbidden();\n',
+      'src/modules/things/inline.ts': "const x = 1;\nif (bad) throw badInput('worded here');\n",
+      'src/modules/things/built.ts': "throw new AppError('CONFLICT', 'worded here too');\n",
+    });
+    const { status, output } = run(root, 'scripts/check-error-catalogues.ts', []);
+    expect(status).toBe(1);
+    expect(output).toContain("src/modules/things/inline.ts:2: if (bad) throw badInput('worded here');");
+    expect(output).toContain('src/modules/things/built.ts:1:');
+    expect(output).not.toMatch(/things-errors|things\.service|kernel/);
+
+    rmSync(join(root, 'src/modules/things/inline.ts'));
+    rmSync(join(root, 'src/modules/things/built.ts'));
+    expect(run(root, 'scripts/check-error-catalogues.ts', []).status).toBe(0);
+  });
+});
+
 describe('file sizes', () => {
   const lines = (n: number) => Array.from({ length: n }, (_, i) => `export const line${i} = ${i};\n`).join('');
 

@@ -9,7 +9,7 @@ import {
   type GraphQLFieldResolver,
 } from 'graphql';
 import { parseRule, type RateLimitRule } from '../../kernel/rate-limit-rules.ts';
-import { rateLimited } from '../../modules/rate-limit/rate-limit.service.ts';
+import { sharedErrors } from '../../kernel/errors.ts';
 import type { GraphQLContext } from '../context.ts';
 
 // `@rateLimit(limit, window, by)` declares a field's default limits in the schema itself; the
@@ -58,7 +58,7 @@ export function limitedResolver(
       // Only a per-email refusal stays silent: a per-IP one is the caller's own business.
       const perEmailOnly = refusal && refusal.rule.by.length === 1 && refusal.rule.by[0] === 'EMAIL';
       if (perEmailOnly && field.silentPerEmailLimit) return true;
-      if (refusal) throw rateLimited(refusal);
+      if (refusal) throw sharedErrors.tooManyAttempts(refusal.retryAfter);
     }
     return resolve(source, args, ctx, info);
   };

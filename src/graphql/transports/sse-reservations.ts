@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { RealtimeLimits } from '../../config/policies.ts';
-import { AppError } from '../../kernel/errors.ts';
+import { transportErrors as errors } from './transport-errors.ts';
 import { clientKey } from './connection-limits.ts';
 
 // The streams of graphql-sse's single-connection mode as this server hands them out. A PUT
@@ -41,8 +41,6 @@ export function createStreamReservations({ limits, release, onReleaseError }: De
   const perAddress = new Map<string, number>();
   let reserved = 0;
 
-  const rateLimited = (message: string) => new AppError('RATE_LIMITED', message, { retryAfter: limits.sseReservationTtlMs / 1000 });
-
   function forget(token: string, stream: Stream): void {
     if (streams.get(token) !== stream) return;
     streams.delete(token);
@@ -66,9 +64,9 @@ export function createStreamReservations({ limits, release, onReleaseError }: De
     reserve(ip: string | null): string {
       const key = clientKey(ip);
       if ((perAddress.get(key) ?? 0) >= limits.maxSseStreamsPerAddress) {
-        throw rateLimited('Too many event streams from this address');
+        throw errors.streamsPerAddress(limits.sseReservationTtlMs / 1000);
       }
-      if (reserved >= limits.maxSseReservations) throw rateLimited('Too many event streams reserved');
+      if (reserved >= limits.maxSseReservations) throw errors.streamsReserved(limits.sseReservationTtlMs / 1000);
       const token = randomBytes(32).toString('base64url');
       const stream: Stream = { key, open: false, releasing: false, operations: new Set(), started: 0 };
       stream.expiry = setTimeout(() => expire(token, stream), limits.sseReservationTtlMs);
@@ -85,9 +83,9 @@ export function createStreamReservations({ limits, release, onReleaseError }: De
      * The server's own release passes (`internal`).
      */
     check(token: string, { internal = false } = {}): void {
-      if (!STREAM_TOKEN.test(token)) throw new AppError('BAD_USER_INPUT', 'Invalid event stream token');
+      if (!STREAM_TOKEN.test(token)) throw errors.streamTokenInvalid();
       const stream = streams.get(token);
-      if (!stream || (stream.releasing && !internal)) throw new AppError('NOT_FOUND', 'Event stream not found or expired');
+      if (!stream || (stream.releasing && !internal)) throw errors.streamNotFound();
     },
 
     /**
@@ -112,15 +110,15 @@ export function createStreamReservations({ limits, release, onReleaseError }: De
      */
     startOperation(token: string, id: string): () => void {
       if (id.length > MAX_OPERATION_ID_CHARS) {
-        throw new AppError('BAD_USER_INPUT', `An operation id must be at most ${MAX_OPERATION_ID_CHARS} characters`);
+        throw errors.operationIdTooLong(MAX_OPERATION_ID_CHARS);
       }
       const stream = streams.get(token);
-      if (!stream || stream.releasing) throw new AppError('NOT_FOUND', 'Event stream not found or expired');
+      if (!stream || stream.releasing) throw errors.streamNotFound();
       if (stream.operations.size >= limits.maxOpenOperationsPerSseStream) {
-        throw new AppError('RATE_LIMITED', `At most ${limits.maxOpenOperationsPerSseStream} operations may be open on one event stream`, { retryAfter: 1 });
+        throw errors.operationsPerStream(limits.maxOpenOperationsPerSseStream);
       }
       if (stream.started >= limits.maxOperationsPerSseStreamLifetime) {
-        throw new AppError('RATE_LIMITED', 'This event stream has run all the operations it may; open a new stream', { retryAfter: 1 });
+        throw errors.streamSpent();
       }
       stream.started++;
       const mark = {};

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { AccessTokenPolicy } from '../../config/policies.ts';
-import { badInput } from '../../kernel/errors.ts';
+import { accessTokenErrors } from './access-token-errors.ts';
 import type { AuthMethod, SecondFactor } from '../../generated/prisma/client.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Viewer } from '../sessions/sessions.service.ts';
@@ -46,10 +46,10 @@ export function authenticationMethods(method: AuthMethod, secondFactors: readonl
 
 function checkAudience(audience: string): string {
   if (!audience.length || audience.length > AUDIENCE_MAX) {
-    throw badInput(`audience must be 1 to ${AUDIENCE_MAX} characters`);
+    throw accessTokenErrors.audienceLength(AUDIENCE_MAX);
   }
   // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(audience)) throw badInput('audience must not contain control characters');
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(audience)) throw accessTokenErrors.audienceControlCharacters();
   return audience;
 }
 

@@ -1,4 +1,5 @@
-import { badInput, forbidden } from '../../kernel/errors.ts';
+import { sharedErrors } from '../../kernel/errors.ts';
+import { adminErrors } from './admin-errors.ts';
 import type { User } from '../../generated/prisma/client.ts';
 import type { Tx } from '../../platform/db.ts';
 import { isUuid } from '../../kernel/pagination.ts';
@@ -22,18 +23,18 @@ const verbs = { lock: ['lock', 'locked'], demote: ['demote', 'demoted'], delete:
  */
 export async function guardAdmins(tx: Tx, actor: Actor, targetId: string, action: keyof typeof verbs, now: Date): Promise<User> {
   const [verb, done] = verbs[action];
-  if (!isUuid(targetId)) throw badInput('No user with this id');
-  if (actor.userId === targetId) throw forbidden(`An admin cannot ${verb} their own account`);
+  if (!isUuid(targetId)) throw sharedErrors.noSuchUser();
+  if (actor.userId === targetId) throw adminErrors.notOnOwnAccount(verb);
   await tx.$executeRaw`SELECT 1 FROM "User" WHERE role = 'ADMIN' OR id = ${targetId}::uuid ORDER BY id FOR UPDATE`;
   const rows = await tx.user.findMany({ where: { OR: [{ role: 'ADMIN' }, { id: targetId }] } });
   const target = rows.find((row) => row.id === targetId);
-  if (!target) throw badInput('No user with this id');
+  if (!target) throw sharedErrors.noSuchUser();
   if (actor.userId && !rows.some((row) => row.id === actor.userId && row.role === 'ADMIN')) {
-    throw forbidden('Not allowed: you are no longer an admin');
+    throw adminErrors.noLongerAdmin();
   }
   const active = (row: User) => row.role === 'ADMIN' && row.id !== targetId && !(row.lockedUntil && row.lockedUntil > now);
   if (target.role === 'ADMIN' && !rows.some(active)) {
-    throw forbidden(`The last active admin cannot be ${done}: make another admin first`);
+    throw adminErrors.lastAdmin(done);
   }
   return target;
 }

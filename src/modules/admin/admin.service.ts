@@ -1,4 +1,5 @@
-import { badInput } from '../../kernel/errors.ts';
+import { sharedErrors } from '../../kernel/errors.ts';
+import { adminErrors } from './admin-errors.ts';
 import type { Role, Session, User } from '../../generated/prisma/client.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Db, Tx } from '../../platform/db.ts';
@@ -46,7 +47,6 @@ const LOCK_REASON_MAX = 200;
 const DEFAULT_LOCK_REASON = 'Locked by an administrator';
 
 /** The answer for an id that is malformed or names no user: the same, so neither is a crash. */
-const noSuchUser = () => badInput('No user with this id');
 
 export function createAdminService({ db, clock, transact, users, sessions, audit, throttle }: Deps) {
   const record = (scope: Scope, actor: Actor, type: string, userId: string, data?: Record<string, unknown>) =>
@@ -54,7 +54,7 @@ export function createAdminService({ db, clock, transact, users, sessions, audit
 
   async function existing(tx: Tx | Db, id: string): Promise<User> {
     const user = isUuid(id) ? await tx.user.findUnique({ where: { id } }) : null;
-    if (!user) throw noSuchUser();
+    if (!user) throw sharedErrors.noSuchUser();
     return user;
   }
 
@@ -78,7 +78,7 @@ export function createAdminService({ db, clock, transact, users, sessions, audit
     async listUsers(args: { first?: number | null; after?: string | null; query?: string | null; role?: Role | null }): Promise<UserPage> {
       const size = pageSize(args.first);
       const text = args.query?.trim();
-      if (text && text.length > QUERY_MAX) throw badInput(`query must be at most ${QUERY_MAX} characters`);
+      if (text && text.length > QUERY_MAX) throw adminErrors.queryTooLong(QUERY_MAX);
       // Prisma passes `contains` to ILIKE as it is: LIKE's wildcards must match themselves.
       const pattern = text?.replace(/[\\%_]/g, '\\$&');
       const filter = {
@@ -96,7 +96,7 @@ export function createAdminService({ db, clock, transact, users, sessions, audit
 
     /** One user by id or exact email (exactly one of them); null when there is none. */
     async findUser(by: { id?: string | null; email?: string | null }): Promise<AdminUserView | null> {
-      if ((by.id == null) === (by.email == null)) throw badInput('Give either id or email');
+      if ((by.id == null) === (by.email == null)) throw adminErrors.eitherIdOrEmail();
       if (by.id != null && !isUuid(by.id)) return null;
       const where = by.id != null ? { id: by.id } : { email: normalizeEmail(by.email!) };
       const user = await db.user.findUnique({ where });
@@ -142,10 +142,10 @@ export function createAdminService({ db, clock, transact, users, sessions, audit
     /** Locks the account until `until` (or until unlocked) and revokes its sessions (USER_LOCKED). */
     async lockUser(actor: Actor, id: string, input: { until?: Date | null; reason?: string | null }): Promise<AdminUserView> {
       const now = clock.now();
-      if (input.until && input.until <= now) throw badInput('until must be in the future');
-      if (input.until && input.until >= LOCKED_UNTIL_UNLOCKED) throw badInput('until is too far away; leave it out to lock until unlocked');
+      if (input.until && input.until <= now) throw adminErrors.untilInThePast();
+      if (input.until && input.until >= LOCKED_UNTIL_UNLOCKED) throw adminErrors.untilTooFar();
       const reason = input.reason?.trim() || DEFAULT_LOCK_REASON;
-      if (reason.length > LOCK_REASON_MAX) throw badInput(`reason must be at most ${LOCK_REASON_MAX} characters`);
+      if (reason.length > LOCK_REASON_MAX) throw adminErrors.reasonTooLong(LOCK_REASON_MAX);
       const locked = await transact(async (tx, uow) => {
         await guardAdmins(tx, actor, id, 'lock', now);
         // The row is written before the sessions are revoked: a sign-in committing meanwhile holds
@@ -206,7 +206,7 @@ export function createAdminService({ db, clock, transact, users, sessions, audit
       const email = normalizeEmail(rawEmail);
       return transact(async (tx, uow) => {
         const user = await tx.user.findUnique({ where: { email } });
-        if (!user) throw badInput('No user with this email');
+        if (!user) throw adminErrors.noUserWithEmail();
         if (user.role === 'ADMIN') return { user, changed: false };
         await sessions.userChanged(tx, user.id);
         const updated = await tx.user.update({ where: { id: user.id }, data: { role: 'ADMIN', updatedAt: clock.now() } });

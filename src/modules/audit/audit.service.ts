@@ -1,4 +1,4 @@
-import { badInput } from '../../kernel/errors.ts';
+import { auditErrors } from './audit-errors.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Db } from '../../platform/db.ts';
 import type { Scope, Transact } from '../../kernel/unit-of-work.ts';
@@ -53,7 +53,7 @@ const USER_AGENT_MAX = 512;
 export function createAuditService({ db, clock, transact }: Deps) {
   const idFilter = (name: string, value: string | null | undefined) => {
     if (value == null) return undefined;
-    if (!isUuid(value)) throw badInput(`${name} is not a valid id`);
+    if (!isUuid(value)) throw auditErrors.notAnId(name);
     return value;
   };
 
@@ -88,7 +88,7 @@ export function createAuditService({ db, clock, transact }: Deps) {
     /** The log, newest first, optionally about one user, by one actor, or of one type. */
     async list(filter: AuditFilter): Promise<Page<AuditRecord>> {
       const size = pageSize(filter.first);
-      if (filter.type != null && filter.type.length > TYPE_MAX) throw badInput('type is too long');
+      if (filter.type != null && filter.type.length > TYPE_MAX) throw auditErrors.typeTooLong();
       const where = {
         ...after(filter.after),
         userId: idFilter('userId', filter.userId),

@@ -1,4 +1,5 @@
-import { AppError, unauthenticated } from '../../kernel/errors.ts';
+import { AppError } from '../../kernel/errors.ts';
+import { authErrors } from './auth-errors.ts';
 import type { AuthMethod, SecondFactor, User } from '../../generated/prisma/client.ts';
 import type { Transact, UnitOfWork } from '../../kernel/unit-of-work.ts';
 import type { Tx } from '../../platform/db.ts';
@@ -52,7 +53,7 @@ export function createSignIn({ transact, sessions, audit, metrics, secondFactor 
       // on either commits first (and is read here) or waits for this session and revokes it.
       const [row] = await tx.$queryRaw<Array<Pick<User, 'totpEnabledAt'>>>`
         SELECT "totpEnabledAt" FROM "User" WHERE id = ${user.id}::uuid FOR SHARE`;
-      if (!row) throw unauthenticated('The account no longer exists');
+      if (!row) throw authErrors.accountGone();
       const state = secondFactor?.()?.stateAtSignIn(row, method);
       const { token, session } = await sessions.issue(tx, user.id, method, client, state, { userLocked: true });
       const type = options.registration ? 'user.registered' : 'login.succeeded';

@@ -1,4 +1,4 @@
-import { AppError } from '../../kernel/errors.ts';
+import { sharedErrors } from '../../kernel/errors.ts';
 import { ipRateLimitKey } from '../../platform/client-ip.ts';
 import type { Metrics } from '../../platform/metrics.ts';
 import type { RateLimitRule } from '../../kernel/rate-limit-rules.ts';
@@ -14,8 +14,6 @@ export interface Refusal {
   rule: RateLimitRule;
   retryAfter: number;
 }
-
-export const rateLimited = (refusal: Refusal) => new AppError('RATE_LIMITED', 'Too many attempts; try again later', { retryAfter: refusal.retryAfter });
 
 interface Deps {
   limiter: RateLimiter;
@@ -54,7 +52,7 @@ export function createRateLimitService({ limiter, overrides, metrics }: Deps) {
 
     async enforce(operation: string, defaults: RateLimitRule[], subject: RateLimitSubject): Promise<void> {
       const refusal = await this.check(operation, defaults, subject);
-      if (refusal) throw rateLimited(refusal);
+      if (refusal) throw sharedErrors.tooManyAttempts(refusal.retryAfter);
     },
   };
 }

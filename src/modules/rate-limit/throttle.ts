@@ -1,4 +1,4 @@
-import { AppError } from '../../kernel/errors.ts';
+import { sharedErrors } from '../../kernel/errors.ts';
 import type { Clock } from '../../platform/clock.ts';
 import { hashToken } from '../../platform/crypto.ts';
 import type { Db, Tx } from '../../platform/db.ts';
@@ -13,8 +13,6 @@ export interface ThrottleBudget {
   scope: string;
   policy: ThrottlePolicy;
 }
-
-export const throttled = (retryAfter: number) => new AppError('RATE_LIMITED', 'Too many attempts; try again later', { retryAfter });
 
 /** Addresses are counted by hash: one nobody registered is never stored in clear. */
 const subjectOf = (email: string) => hashToken(email);
@@ -54,7 +52,7 @@ export function createThrottle({ db, clock }: { db: Db; clock: Clock }) {
         }
         return null;
       });
-      if (refusal !== null) throw throttled(refusal);
+      if (refusal !== null) throw sharedErrors.tooManyAttempts(refusal);
     },
 
     /** Gives back the failure a successful attempt was counted as. */

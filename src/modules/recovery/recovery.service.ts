@@ -1,3 +1,4 @@
+import { sharedErrors } from '../../kernel/errors.ts';
 import type { Config } from '../../config/env.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Db } from '../../platform/db.ts';
@@ -9,7 +10,7 @@ import type { PasswordHasher } from '../auth/strategies/password/password-hasher
 import { checkPasswordPolicy } from '../auth/strategies/password/password-policy.ts';
 import type { SessionsService } from '../sessions/sessions.service.ts';
 import type { ClientInfo } from '../../kernel/client.ts';
-import { tokenInvalid, type OneTimeTokens } from '../tokens/one-time-tokens.ts';
+import type { OneTimeTokens } from '../tokens/one-time-tokens.ts';
 import { PASSWORD_SCOPE, type Throttle } from '../rate-limit/throttle.ts';
 import { normalizeEmail } from '../users/email.ts';
 import type { UsersService } from '../users/users.service.ts';
@@ -71,7 +72,7 @@ export function createRecoveryService({ db, clock, transact, config, hasher, tok
         const claimed = await tokens.consume(tx, 'PASSWORD_RESET', input.token);
         const found = claimed.userId ? await tx.user.findUnique({ where: { id: claimed.userId } }) : null;
         // The token is bound to the address it was mailed to: an address changed since voids it.
-        if (!found || found.email !== claimed.email) throw tokenInvalid();
+        if (!found || found.email !== claimed.email) throw sharedErrors.tokenInvalid();
         // Rows are locked in the order every sign-in takes them (mailed secrets, throttle, user),
         // so a sign-in racing this reset waits for it instead of deadlocking with it.
         await tokens.voidMailedSecrets(tx, found.email);

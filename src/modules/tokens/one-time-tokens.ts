@@ -1,4 +1,4 @@
-import { AppError } from '../../kernel/errors.ts';
+import { sharedErrors } from '../../kernel/errors.ts';
 import type { TokenPurpose } from '../../generated/prisma/client.ts';
 import type { Clock } from '../../platform/clock.ts';
 import { hashToken, newToken } from '../../platform/crypto.ts';
@@ -15,9 +15,6 @@ export interface ConsumedToken {
   /** What the secret is bound to besides its email (an oauth_code: the frontend's codeChallenge). */
   bindingHash: string | null;
 }
-
-export const tokenInvalid = () => new AppError('TOKEN_INVALID', 'This link or code is invalid or was already used');
-export const tokenExpired = () => new AppError('TOKEN_EXPIRED', 'This link or code has expired');
 
 export function createOneTimeTokens({ db, clock }: { db: Db; clock: Clock }) {
   return {
@@ -48,7 +45,7 @@ export function createOneTimeTokens({ db, clock }: { db: Db; clock: Clock }) {
      * Given the client itself rather than a transaction, the use commits at once, whatever follows.
      */
     async consume(tx: Tx | Db, purpose: TokenPurpose, token: string, email?: string): Promise<ConsumedToken> {
-      if (!token || token.length > 128) throw tokenInvalid();
+      if (!token || token.length > 128) throw sharedErrors.tokenInvalid();
       const now = clock.now();
       const tokenHash = hashToken(token);
       const [claimed] = await tx.oneTimeToken.updateManyAndReturn({
@@ -61,7 +58,7 @@ export function createOneTimeTokens({ db, clock }: { db: Db; clock: Clock }) {
         where: { tokenHash, purpose, consumedAt: null, ...(email !== undefined && { email }) },
         select: { expiresAt: true },
       });
-      throw found && found.expiresAt <= now ? tokenExpired() : tokenInvalid();
+      throw found && found.expiresAt <= now ? sharedErrors.tokenExpired() : sharedErrors.tokenInvalid();
     },
 
     /** Voids every unused token of `purpose` for `email` (a new request replaces the old one). */

@@ -1,5 +1,5 @@
 import type { Config } from '../../config/env.ts';
-import { AppError, badInput } from '../../kernel/errors.ts';
+import { userErrors } from './user-errors.ts';
 import type { AuthMethod, Role, User } from '../../generated/prisma/client.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Db, Tx } from '../../platform/db.ts';
@@ -38,7 +38,7 @@ const NAME_MAX = 100;
 export function normalizeName(raw: string | null | undefined): string | null {
   if (raw == null) return null;
   const name = raw.trim();
-  if (name.length > NAME_MAX) throw badInput(`Name must be at most ${NAME_MAX} characters`);
+  if (name.length > NAME_MAX) throw userErrors.nameTooLong(NAME_MAX);
   return name || null;
 }
 
@@ -74,7 +74,7 @@ export function createUsersService({ db, clock, config, hasher, sessions, audit 
           },
         });
       } catch (err) {
-        if (isUniqueViolation(err)) throw new AppError('CONFLICT', 'An account with this email already exists');
+        if (isUniqueViolation(err)) throw userErrors.emailTaken();
         throw err;
       }
     },
@@ -89,7 +89,7 @@ export function createUsersService({ db, clock, config, hasher, sessions, audit 
       const name = normalizeName(input.name);
       if (input.password != null) checkPasswordPolicy(input.password, config.password);
       if (await db.user.findUnique({ where: { email }, select: { id: true } })) {
-        throw new AppError('CONFLICT', 'An account with this email already exists');
+        throw userErrors.emailTaken();
       }
       const passwordHash = input.password != null ? await hasher.hash(input.password) : null;
       return { email, name, passwordHash };
@@ -129,7 +129,7 @@ export function createUsersService({ db, clock, config, hasher, sessions, audit 
         SELECT "emailVerified", "passwordHash" IS NOT NULL AS "hadPassword", "totpSecret" IS NOT NULL AS "hadSecondFactor"
           FROM "User" WHERE id = ${existing.id}::uuid FOR UPDATE`;
       // Deleted meanwhile: the caller's sign-in is retried once on CONFLICT and finds no account.
-      if (!current) throw new AppError('CONFLICT', 'The account changed during sign-in');
+      if (!current) throw userErrors.changedDuringSignIn();
       if (current.emailVerified) {
         return { user: await tx.user.findUniqueOrThrow({ where: { id: existing.id } }), revoked: [] };
       }

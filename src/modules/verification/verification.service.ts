@@ -1,3 +1,4 @@
+import { sharedErrors } from '../../kernel/errors.ts';
 import type { Config } from '../../config/env.ts';
 import type { User } from '../../generated/prisma/client.ts';
 import type { Clock } from '../../platform/clock.ts';
@@ -8,7 +9,7 @@ import type { MailService } from '../mail/mail.service.ts';
 import type { SessionsService } from '../sessions/sessions.service.ts';
 import { emailVerificationMail, link } from '../mail/templates.ts';
 import type { ClientInfo } from '../../kernel/client.ts';
-import { tokenInvalid, type OneTimeTokens } from '../tokens/one-time-tokens.ts';
+import type { OneTimeTokens } from '../tokens/one-time-tokens.ts';
 import { makeRoleOnVerification } from '../users/users.service.ts';
 
 // Proof that an account's address is its owner's: a single-use token mailed to it (24 hours);
@@ -59,9 +60,9 @@ export function createVerificationService({ db, clock, transact, config, tokens,
     async verify(viewerUserId: string, token: string, client: ClientInfo): Promise<User> {
       return transact(async (tx, uow) => {
         const claimed = await tokens.consume(tx, 'EMAIL_VERIFICATION', token);
-        if (claimed.userId !== viewerUserId) throw tokenInvalid();
+        if (claimed.userId !== viewerUserId) throw sharedErrors.tokenInvalid();
         const owner = await tx.user.findUnique({ where: { id: viewerUserId } });
-        if (!owner || owner.email !== claimed.email) throw tokenInvalid();
+        if (!owner || owner.email !== claimed.email) throw sharedErrors.tokenInvalid();
         await sessions.userChanged(tx, owner.id);
         const user = await tx.user.update({
           where: { id: owner.id },

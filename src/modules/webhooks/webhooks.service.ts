@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import type { Config } from '../../config/env.ts';
-import { badInput } from '../../kernel/errors.ts';
+import { webhookErrors as errors } from './webhook-errors.ts';
 import type { Webhook, WebhookDelivery } from '../../generated/prisma/client.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Db, Tx } from '../../platform/db.ts';
@@ -48,7 +48,6 @@ const DESCRIPTION_MAX = 200;
 
 const view = ({ secretSealed: _secret, events, ...hook }: Webhook): WebhookView => ({ ...hook, events: parseEvents(events) });
 const newSecret = () => `whsec_${randomBytes(24).toString('base64')}`;
-const noSuchWebhook = () => badInput('No webhook with this id');
 
 export function createWebhooksService({ db, clock, config, log, transact, audit, encryptor, queue, registry }: Deps) {
   const metrics = createWebhookMetrics(registry);
@@ -79,15 +78,15 @@ export function createWebhooksService({ db, clock, config, log, transact, audit,
     try {
       parsed = new URL(url.trim());
     } catch {
-      throw badInput('url is not a valid URL');
+      throw errors.urlInvalid();
     }
-    if (url.length > URL_MAX) throw badInput(`url must be at most ${URL_MAX} characters`);
-    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw badInput('url must be an http(s) URL');
-    if (parsed.username || parsed.password) throw badInput('url must not carry credentials');
+    if (url.length > URL_MAX) throw errors.urlTooLong(URL_MAX);
+    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw errors.urlNotHttp();
+    if (parsed.username || parsed.password) throw errors.urlWithCredentials();
     try {
       await resolvePublic(parsed.hostname, config.webhookAllowPrivate);
     } catch (err) {
-      if (err instanceof ForbiddenTargetError) throw badInput(`url refused: ${err.message}`);
+      if (err instanceof ForbiddenTargetError) throw errors.urlRefused(err.message);
       throw err;
     }
     return parsed.toString();
@@ -95,14 +94,14 @@ export function createWebhooksService({ db, clock, config, log, transact, audit,
 
   function checkedEvents(events: string[]): string {
     const unknown = events.filter((e) => !(WEBHOOK_EVENTS as readonly string[]).includes(e));
-    if (unknown.length) throw badInput(`Unknown events: ${unknown.slice(0, 5).join(', ')}`);
-    if (!events.length) throw badInput('events must name at least one event');
+    if (unknown.length) throw errors.unknownEvents(unknown);
+    if (!events.length) throw errors.noEvents();
     return [...new Set(events)].join(',');
   }
 
   function checkedDescription(description: string | null | undefined) {
     const text = description?.trim() || null;
-    if (text && text.length > DESCRIPTION_MAX) throw badInput(`description must be at most ${DESCRIPTION_MAX} characters`);
+    if (text && text.length > DESCRIPTION_MAX) throw errors.descriptionTooLong(DESCRIPTION_MAX);
     return text;
   }
 
@@ -117,7 +116,7 @@ export function createWebhooksService({ db, clock, config, log, transact, audit,
 
   async function existing(tx: Tx | Db, id: string): Promise<Webhook> {
     const hook = isUuid(id) ? await tx.webhook.findUnique({ where: { id } }) : null;
-    if (!hook) throw noSuchWebhook();
+    if (!hook) throw errors.noSuchWebhook();
     return hook;
   }
 
@@ -197,7 +196,7 @@ export function createWebhooksService({ db, clock, config, log, transact, audit,
 
     /** Sends a delivery again, whatever its status, under the same id. */
     async redeliver(actor: Actor, deliveryId: string): Promise<boolean> {
-      if (!isUuid(deliveryId)) throw badInput('No delivery with this id');
+      if (!isUuid(deliveryId)) throw errors.noSuchDelivery();
       await audited(
         actor,
         'webhook.redelivered',
@@ -206,7 +205,7 @@ export function createWebhooksService({ db, clock, config, log, transact, audit,
             where: { id: deliveryId },
             data: { status: 'PENDING', nextAttemptAt: clock.now(), claimedUntil: null },
           });
-          if (!found[0]) throw badInput('No delivery with this id');
+          if (!found[0]) throw errors.noSuchDelivery();
           return { id: found[0].webhookId };
         },
         { deliveryId },

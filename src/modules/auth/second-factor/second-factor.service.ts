@@ -1,6 +1,7 @@
 import QRCode from 'qrcode';
 import type { Config } from '../../../config/env.ts';
-import { AppError, badInput, forbidden, unauthenticated } from '../../../kernel/errors.ts';
+import { sharedErrors } from '../../../kernel/errors.ts';
+import { secondFactorErrors as errors } from './second-factor-errors.ts';
 import type { AuthMethod, SecondFactor, User } from '../../../generated/prisma/client.ts';
 import type { Clock } from '../../../platform/clock.ts';
 import type { Transact } from '../../../kernel/unit-of-work.ts';
@@ -50,7 +51,6 @@ interface Deps {
 export const PENDING_SESSION_ATTEMPTS = 5;
 export const SECOND_FACTOR_SCOPE = 'second-factor';
 
-const wrongCode = () => new AppError('TOKEN_INVALID', 'The code is wrong or was already used');
 /** The throttle counts per account (not per address: the email may change). */
 const budgetSubject = (userId: string) => `user:${userId}`;
 
@@ -104,7 +104,7 @@ export function createSecondFactorService({ db, clock, config, transact, encrypt
   /** A proof from the signed-in user (not a pending session) that TOTP is still theirs. */
   async function spendOwnProof(userId: string, code: string, tx: Tx): Promise<SecondFactor | null> {
     const user = await tx.user.findUniqueOrThrow({ where: { id: userId }, select: { id: true, totpSecret: true } });
-    if (!user.totpSecret) throw new AppError('CONFLICT', 'The account has no second factor');
+    if (!user.totpSecret) throw errors.noSecondFactor();
     return spendProof(tx, encryptor, user, proofOf(code), clock.now());
   }
 
@@ -117,13 +117,13 @@ export function createSecondFactorService({ db, clock, config, transact, encrypt
 
     async startTotpEnrollment(viewer: Viewer, input: { password?: string | null }, client: ClientInfo): Promise<TotpEnrollment> {
       const user = await db.user.findUniqueOrThrow({ where: { id: viewer.user.id } });
-      if (user.totpEnabledAt) throw new AppError('CONFLICT', 'TOTP is already on: disable it first');
+      if (user.totpEnabledAt) throw errors.alreadyOnDisableFirst();
       if (user.passwordHash) {
         const password = input.password;
-        if (password == null || password.length > config.password.maxLength * 4) throw badInput('The password is required');
+        if (password == null || password.length > config.password.maxLength * 4) throw errors.passwordRequired();
         if (!(await hasher.verify(user.passwordHash, password))) {
           count('enroll', 'failure');
-          throw badInput('The password is wrong');
+          throw errors.passwordWrong();
         }
       }
       const secret = newTotpSecret();
@@ -142,11 +142,11 @@ export function createSecondFactorService({ db, clock, config, transact, encrypt
     async confirmTotpEnrollment(viewer: Viewer, input: { code: string }, client: ClientInfo): Promise<string[]> {
       const userId = viewer.user.id;
       const user = await db.user.findUniqueOrThrow({ where: { id: userId } });
-      if (user.totpEnabledAt) throw new AppError('CONFLICT', 'TOTP is already on');
+      if (user.totpEnabledAt) throw errors.alreadyOn();
       const pending = user.totpPendingSecret;
-      if (!pending) throw badInput('Start the enrolment first (startTotpEnrollment)');
+      if (!pending) throw errors.enrolmentNotStarted();
       const step = await budgeted('confirm', userId, async () => matchTotp(encryptor.open(pending, totpContext(userId)), input.code, clock.now()));
-      if (step === null) throw wrongCode();
+      if (step === null) throw errors.wrongCode();
       const codes = await transact(async (tx, uow) => {
         const now = clock.now();
         // The step that confirmed counts as used; a second enrolment racing this one loses here.
@@ -154,7 +154,7 @@ export function createSecondFactorService({ db, clock, config, transact, encrypt
           where: { id: userId, totpEnabledAt: null, totpPendingSecret: pending },
           data: { totpSecret: pending, totpEnabledAt: now, totpLastStep: BigInt(step), totpPendingSecret: null, totpPendingAt: null, updatedAt: now },
         });
-        if (enabled !== 1) throw new AppError('CONFLICT', 'The enrolment changed meanwhile: start again');
+        if (enabled !== 1) throw errors.enrolmentChanged();
         await sessions.userChanged(tx, userId); // cached views of the user's sessions are stale from now
         const codes = await replaceRecoveryCodes(tx, userId, now);
         await tx.session.update({ where: { id: viewer.session.id }, data: { secondFactor: 'TOTP' } });
@@ -170,8 +170,8 @@ export function createSecondFactorService({ db, clock, config, transact, encrypt
     /** Upgrades a pending session (same token) with a TOTP code or a recovery code. */
     async completeSecondFactor(viewer: Viewer, input: { code?: string | null; recoveryCode?: string | null }, client: ClientInfo): Promise<AuthResult> {
       const { user, session } = viewer;
-      if (!session.secondFactorPending || !viewer.token) throw forbidden('This session owes no second factor');
-      if ((input.code == null) === (input.recoveryCode == null)) throw badInput('Give exactly one of code and recoveryCode');
+      if (!session.secondFactorPending || !viewer.token) throw errors.nothingOwed();
+      if ((input.code == null) === (input.recoveryCode == null)) throw errors.oneProof();
       const proof: Proof = input.code != null ? { factor: 'TOTP', code: input.code } : { factor: 'RECOVERY_CODE', code: input.recoveryCode! };
       const upgraded = await budgeted('complete', user.id, () =>
         transact(async (tx, uow) => {
@@ -182,7 +182,7 @@ export function createSecondFactorService({ db, clock, config, transact, encrypt
             where: { id: session.id, secondFactorPending: true, revokedAt: null },
             data: { secondFactorPending: false, secondFactor: factor, secondFactorFailures: 0 },
           });
-          if (!row) throw unauthenticated(); // revoked meanwhile: the proof is not spent
+          if (!row) throw errors.sessionEnded();
           await sessions.sessionChanged(tx, session.id); // no instance may keep serving it as pending
           await audit.record({ type: 'second_factor.completed', userId: user.id, client, data: { factor, sessionId: session.id } }, { tx, uow });
           return row;
@@ -190,7 +190,7 @@ export function createSecondFactorService({ db, clock, config, transact, encrypt
       );
       if (!upgraded) {
         await countFailure(viewer, client);
-        throw wrongCode();
+        throw errors.wrongCode();
       }
       count('complete', 'success');
       return { token: viewer.token, user, session: upgraded };
@@ -210,7 +210,7 @@ export function createSecondFactorService({ db, clock, config, transact, encrypt
           return spent;
         }),
       );
-      if (!factor) throw wrongCode();
+      if (!factor) throw errors.wrongCode();
       count('disable', 'success');
     },
 
@@ -226,7 +226,7 @@ export function createSecondFactorService({ db, clock, config, transact, encrypt
           return codes;
         }),
       );
-      if (!codes) throw wrongCode();
+      if (!codes) throw errors.wrongCode();
       count('regenerate', 'success');
       return codes;
     },
@@ -235,7 +235,7 @@ export function createSecondFactorService({ db, clock, config, transact, encrypt
     async adminResetSecondFactor(actor: { userId: string | null; client: ClientInfo | null }, userId: string): Promise<void> {
       await transact(async (tx, uow) => {
         const user = isUuid(userId) ? await tx.user.findUnique({ where: { id: userId } }) : null;
-        if (!user) throw badInput('No user with this id');
+        if (!user) throw sharedErrors.noSuchUser();
         const removed = await removeFactor(tx, userId, clock.now());
         const by = { actorId: actor.userId, client: actor.client };
         await audit.record({ type: 'admin.second_factor.reset', userId, ...by, data: { hadTotp: removed } }, { tx, uow });

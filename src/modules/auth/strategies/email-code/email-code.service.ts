@@ -1,3 +1,4 @@
+import { sharedErrors } from '../../../../kernel/errors.ts';
 import { randomUUID } from 'node:crypto';
 import { generateSecret, generateSync } from 'otplib';
 import type { Config } from '../../../../config/env.ts';
@@ -9,7 +10,7 @@ import { emailCodeMail, link } from '../../../mail/templates.ts';
 import type { ClientInfo } from '../../../../kernel/client.ts';
 import type { SignIn } from '../../sign-in.ts';
 import { PASSWORD_SCOPE, type Throttle } from '../../../rate-limit/throttle.ts';
-import { tokenExpired, tokenInvalid } from '../../../tokens/one-time-tokens.ts';
+
 import { normalizeEmail } from '../../../users/email.ts';
 import type { UsersService } from '../../../users/users.service.ts';
 import type { AuthResult } from '../../../../kernel/viewer.ts';
@@ -80,7 +81,7 @@ export function createEmailCodeService({ db, clock, config, mail, users, signIn,
       where: { purpose: 'EMAIL_CODE', email, consumedAt: null, attempts: { lt: emailCodeMaxAttempts } },
       select: { id: true },
     });
-    throw stale ? tokenExpired() : tokenInvalid();
+    throw stale ? sharedErrors.tokenExpired() : sharedErrors.tokenInvalid();
   }
 
   /**
@@ -89,14 +90,14 @@ export function createEmailCodeService({ db, clock, config, mail, users, signIn,
    */
   async function checkCode(email: string, code: string): Promise<{ id: string }> {
     await throttle.reserve(email, guessBudgets);
-    if (!/^\d{6}$/.test(code)) throw tokenInvalid();
+    if (!/^\d{6}$/.test(code)) throw sharedErrors.tokenInvalid();
     const row = await reserveTry(email);
     if (!safeEqual(row.tokenHash, codeHash(row.id, code))) {
       // The last wrong try burns the code.
       if (row.attempts >= emailCodeMaxAttempts) {
         await db.oneTimeToken.updateMany({ where: { id: row.id, consumedAt: null }, data: { consumedAt: clock.now() } });
       }
-      throw tokenInvalid();
+      throw sharedErrors.tokenInvalid();
     }
     await throttle.release(email, guessScopes);
     return row;
@@ -121,7 +122,7 @@ export function createEmailCodeService({ db, clock, config, mail, users, signIn,
       return signIn('EMAIL_CODE', client, async (tx, uow) => {
         if ('error' in checked) throw checked.error;
         const { count } = await tx.oneTimeToken.updateMany({ where: { id: checked.row.id, consumedAt: null }, data: { consumedAt: clock.now() } });
-        if (count !== 1) throw tokenInvalid(); // a concurrent use of the same code won
+        if (count !== 1) throw sharedErrors.tokenInvalid(); // a concurrent use of the same code won
         // A proof of the mailbox: failed passwords for the address no longer hold anyone back.
         await throttle.clear(email, [PASSWORD_SCOPE], tx);
         return users.verifiedAccountFor({ tx, uow }, email, { method: 'EMAIL_CODE', client });

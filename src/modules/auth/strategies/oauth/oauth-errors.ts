@@ -1,3 +1,5 @@
+import { badInput } from '../../../../kernel/errors.ts';
+
 // What the frontend learns when a callback fails: one of these codes as `oauth_error`, never a
 // provider's message or a stack. The reason stays in the log, with the request id.
 
@@ -44,3 +46,11 @@ export function describeFailure(err: unknown): string {
   if (typeof error === 'string' && /^[\w.-]{1,64}$/.test(error)) parts.push(`error=${error}`);
   return parts.join(': ').slice(0, 300);
 }
+
+/** What startOAuth and completeOAuth refuse (the callback answers with the codes above instead). */
+export const oauthErrors = {
+  unknownProvider: () => badInput('Unknown OAuth provider'),
+  badCodeChallenge: () => badInput('codeChallenge must be the base64url SHA-256 (43 characters, no padding) of a code verifier'),
+  badCodeVerifier: () => badInput('codeVerifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~'),
+  redirectNotAllowed: () => badInput('redirectTo must be a URL under FRONTEND_URL or ALLOWED_REDIRECTS'),
+} as const;

@@ -1,5 +1,5 @@
 import type { Config } from '../../../../config/env.ts';
-import { AppError, badInput } from '../../../../kernel/errors.ts';
+import { AppError, sharedErrors } from '../../../../kernel/errors.ts';
 import type { OAuthAttempt } from '../../../../generated/prisma/client.ts';
 import type { Clock } from '../../../../platform/clock.ts';
 import { hashToken, newToken, safeEqual } from '../../../../platform/crypto.ts';
@@ -13,13 +13,13 @@ import type { ClientInfo } from '../../../../kernel/client.ts';
 import { PASSWORD_SCOPE, type Throttle } from '../../../rate-limit/throttle.ts';
 import { normalizeEmail } from '../../../users/email.ts';
 import type { SignIn } from '../../sign-in.ts';
-import { tokenInvalid, type OneTimeTokens } from '../../../tokens/one-time-tokens.ts';
+import type { OneTimeTokens } from '../../../tokens/one-time-tokens.ts';
 import { lockedError } from '../../../users/account-lock.ts';
 import type { UsersService } from '../../../users/users.service.ts';
 import type { AuthResult } from '../../../../kernel/viewer.ts';
 import { createGitHubClient } from './github-client.ts';
 import { createOAuthAccounts } from './oauth-accounts.ts';
-import { describeFailure, OAuthFailure, type OAuthErrorCode } from './oauth-errors.ts';
+import { describeFailure, OAuthFailure, oauthErrors, type OAuthErrorCode } from './oauth-errors.ts';
 import { createOidcClient } from './oidc-client.ts';
 import type { AttemptSecrets, ExternalIdentity, ProviderClient } from './provider-client.ts';
 import { checkRedirectTo, withOAuthParam } from './redirect-target.ts';
@@ -128,10 +128,10 @@ export function createOAuthService({ db, clock, config, log, metrics, tokens, tr
 
     async start(providerId: string, redirectTo: string, codeChallenge: string): Promise<{ authorizationUrl: string }> {
       const client = clients.get(providerId);
-      if (!client) throw badInput('Unknown OAuth provider');
+      if (!client) throw oauthErrors.unknownProvider();
       const target = checkRedirectTo(redirectTo, allowedRedirects);
       if (!CODE_CHALLENGE.test(codeChallenge)) {
-        throw badInput('codeChallenge must be the base64url SHA-256 (43 characters, no padding) of a code verifier');
+        throw oauthErrors.badCodeChallenge();
       }
       const secrets: AttemptSecrets = { state: newToken(), nonce: newToken(), codeVerifier: newToken() };
       // The URL first: when the provider cannot be discovered, no attempt row is left behind.
@@ -188,7 +188,7 @@ export function createOAuthService({ db, clock, config, log, metrics, tokens, tr
      * TOKEN_EXPIRED after 60 s. A malformed verifier is BAD_USER_INPUT and leaves the code alone.
      */
     async complete(code: string, codeVerifier: string, client: ClientInfo): Promise<AuthResult> {
-      if (!CODE_VERIFIER.test(codeVerifier)) throw badInput('codeVerifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~');
+      if (!CODE_VERIFIER.test(codeVerifier)) throw oauthErrors.badCodeVerifier();
       // The code is spent on its own, before the sign-in transaction: when the verifier is wrong
       // the call fails, and the code must stay spent all the same, so that whoever carried it to
       // this browser cannot try again and its rightful browser cannot be made to complete it later.
@@ -201,17 +201,17 @@ export function createOAuthService({ db, clock, config, log, metrics, tokens, tr
         const { id, bindingHash, userId } = spent.token;
         if (!bindingHash || !safeEqual(bindingHash, hashToken(codeVerifier))) {
           log.warn({ requestId: currentRequestId(), userId }, "oauth code presented with another browser's verifier; code spent");
-          throw tokenInvalid();
+          throw sharedErrors.tokenInvalid();
         }
-        if (!userId) throw tokenInvalid();
+        if (!userId) throw sharedErrors.tokenInvalid();
         // A proof of the mailbox that took the account over since the code was spent deleted it;
         // under the share lock the claim has either committed (the code is gone) or waits for us
         // and revokes the session we open.
         await tx.$executeRaw`SELECT 1 FROM "User" WHERE id = ${userId}::uuid FOR SHARE`;
-        if (!(await tx.oneTimeToken.findUnique({ where: { id }, select: { id: true } }))) throw tokenInvalid();
+        if (!(await tx.oneTimeToken.findUnique({ where: { id }, select: { id: true } }))) throw sharedErrors.tokenInvalid();
         // The code dies with its user (cascade); a user deleted meanwhile finds nothing here.
         const user = await tx.user.findUnique({ where: { id: userId } });
-        if (!user) throw tokenInvalid();
+        if (!user) throw sharedErrors.tokenInvalid();
         const locked = lockedError(user, clock.now());
         if (locked) throw locked;
         return user;

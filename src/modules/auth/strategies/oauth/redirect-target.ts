@@ -1,4 +1,4 @@
-import { badInput } from '../../../../kernel/errors.ts';
+import { oauthErrors } from './oauth-errors.ts';
 
 // Where the callback may send the browser (API.md "redirectTo"): the origin of FRONTEND_URL or of
 // an ALLOWED_REDIRECTS entry, exactly, and a path under that URL's path. Anything else would make
@@ -14,7 +14,7 @@ function pathWithin(path: string, base: string): boolean {
 
 /** The parsed target, or BAD_USER_INPUT. `allowed` holds FRONTEND_URL and the ALLOWED_REDIRECTS entries. */
 export function checkRedirectTo(raw: string, allowed: readonly string[]): URL {
-  const refuse = () => badInput('redirectTo must be a URL under FRONTEND_URL or ALLOWED_REDIRECTS');
+  const refuse = oauthErrors.redirectNotAllowed;
   if (raw.length > MAX_LENGTH) throw refuse();
   let target: URL;
   try {

@@ -1,5 +1,5 @@
 import type { PasskeyChallengePurpose } from '../../../../generated/prisma/client.ts';
-import { AppError } from '../../../../kernel/errors.ts';
+import { passkeyErrors } from './passkey-errors.ts';
 import { isUuid } from '../../../../kernel/pagination.ts';
 import type { Clock } from '../../../../platform/clock.ts';
 import type { Db, Tx } from '../../../../platform/db.ts';
@@ -7,9 +7,6 @@ import type { Db, Tx } from '../../../../platform/db.ts';
 // The challenge of a WebAuthn ceremony, kept by the service between its start and its finish:
 // handed out with an id, valid for a few minutes, spent by one DELETE … RETURNING, so of two
 // requests presenting the same challenge (on two instances) exactly one finds it.
-
-export const challengeInvalid = () => new AppError('TOKEN_INVALID', 'This passkey challenge or response is invalid, or the challenge was already used');
-export const challengeExpired = () => new AppError('TOKEN_EXPIRED', 'This passkey challenge has expired; start again');
 
 export interface StoredChallenge {
   challenge: string;
@@ -25,8 +22,8 @@ interface Deps {
 
 export function createPasskeyChallenges({ db, clock, ttlMs }: Deps) {
   const check = (row: { challenge: string; userId: string | null; expiresAt: Date } | undefined | null): StoredChallenge => {
-    if (!row) throw challengeInvalid();
-    if (row.expiresAt <= clock.now()) throw challengeExpired();
+    if (!row) throw passkeyErrors.challengeInvalid();
+    if (row.expiresAt <= clock.now()) throw passkeyErrors.challengeExpired();
     return { challenge: row.challenge, userId: row.userId };
   };
 
@@ -45,7 +42,7 @@ export function createPasskeyChallenges({ db, clock, ttlMs }: Deps) {
 
     /** The live challenge behind `id`, without spending it (it is spent by `consume`). */
     async peek(purpose: PasskeyChallengePurpose, id: string): Promise<StoredChallenge> {
-      if (!isUuid(id)) throw challengeInvalid();
+      if (!isUuid(id)) throw passkeyErrors.challengeInvalid();
       return check(await db.passkeyChallenge.findFirst({ where: { id, purpose } }));
     },
 
@@ -54,7 +51,7 @@ export function createPasskeyChallenges({ db, clock, ttlMs }: Deps) {
      * already spent, TOKEN_EXPIRED past its lifetime (a rollback of the caller leaves it as it was).
      */
     async consume(tx: Tx, purpose: PasskeyChallengePurpose, id: string): Promise<StoredChallenge> {
-      if (!isUuid(id)) throw challengeInvalid();
+      if (!isUuid(id)) throw passkeyErrors.challengeInvalid();
       const [row] = await tx.$queryRaw<Array<{ challenge: string; userId: string | null; expiresAt: Date }>>`
         DELETE FROM "PasskeyChallenge" WHERE id = ${id}::uuid AND purpose = ${purpose}::"PasskeyChallengePurpose"
         RETURNING challenge, "userId"::text AS "userId", "expiresAt"`;

@@ -1,5 +1,5 @@
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
-import { badInput } from '../../../../kernel/errors.ts';
+import { passkeyErrors } from './passkey-errors.ts';
 
 // What the browser hands back (the JSON of a PublicKeyCredential), read defensively: a text that
 // is not such JSON is bad input; everything inside it is checked by the WebAuthn verification.
@@ -11,12 +11,12 @@ const RESPONSE_MAX = 64 * 1024;
 export const SUPPORTED_ALGORITHMS = [-7, -8, -257];
 
 function parseCredential(text: string): Record<string, unknown> & { id: string; response: Record<string, unknown> } {
-  if (text.length > RESPONSE_MAX) throw badInput('response is too long');
+  if (text.length > RESPONSE_MAX) throw passkeyErrors.responseTooLong();
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw badInput('response must be the JSON of a PublicKeyCredential');
+    throw passkeyErrors.notACredential();
   }
   const credential = value as { id?: unknown; response?: unknown } | null;
   if (
@@ -27,7 +27,7 @@ function parseCredential(text: string): Record<string, unknown> & { id: string; 
     typeof credential.response !== 'object' ||
     credential.response === null
   ) {
-    throw badInput('response must be the JSON of a PublicKeyCredential');
+    throw passkeyErrors.notACredential();
   }
   return credential as ReturnType<typeof parseCredential>;
 }

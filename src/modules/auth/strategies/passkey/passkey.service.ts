@@ -9,7 +9,8 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../../../../config/env.ts';
 import type { Passkey, User } from '../../../../generated/prisma/client.ts';
 import type { ClientInfo } from '../../../../kernel/client.ts';
-import { AppError, badInput } from '../../../../kernel/errors.ts';
+import { AppError } from '../../../../kernel/errors.ts';
+import { passkeyErrors } from './passkey-errors.ts';
 import type { Transact } from '../../../../kernel/unit-of-work.ts';
 import { isUuid } from '../../../../kernel/pagination.ts';
 import type { AuthResult } from '../../../../kernel/viewer.ts';
@@ -22,7 +23,7 @@ import { link, passkeyAddedMail } from '../../../mail/templates.ts';
 import { lockedError } from '../../../users/account-lock.ts';
 import { normalizeEmail } from '../../../users/email.ts';
 import type { SignIn } from '../../sign-in.ts';
-import { challengeInvalid, createPasskeyChallenges } from './passkey-challenges.ts';
+import { createPasskeyChallenges } from './passkey-challenges.ts';
 import { encodedUserHandleOf, parseAuthenticationResponse, parseRegistrationResponse, SUPPORTED_ALGORITHMS, userHandleOf } from './passkey-responses.ts';
 
 // Passkeys (WebAuthn): a signed-in user registers them, anyone signs in with one. Registration
@@ -62,12 +63,12 @@ export function createPasskeyService({ db, clock, config, log, transact, audit, 
     mail: passkeyAddedMail(link(config.frontendUrl, '/auth/forgot-password', {})),
   }));
 
-  const tooMany = () => new AppError('CONFLICT', `An account holds at most ${rp.maxPerUser} passkeys; delete one first`);
+  const tooMany = () => passkeyErrors.tooMany(rp.maxPerUser);
 
   /** A refused verification: the library's reason goes to the debug log only (it quotes the challenge). */
   const refuse = (stage: string, err?: unknown) => {
     log.debug({ stage, reason: err instanceof Error ? err.name : undefined }, 'passkey response refused');
-    return challengeInvalid();
+    return passkeyErrors.challengeInvalid();
   };
 
   return {
@@ -105,7 +106,7 @@ export function createPasskeyService({ db, clock, config, log, transact, audit, 
       client: ClientInfo,
     ): Promise<Passkey> {
       const name = input.name?.trim() || DEFAULT_NAME;
-      if (name.length > NAME_MAX) throw badInput(`name must be at most ${NAME_MAX} characters`);
+      if (name.length > NAME_MAX) throw passkeyErrors.nameTooLong(NAME_MAX);
       const response = parseRegistrationResponse(input.response);
       const stored = await challenges.peek('REGISTRATION', input.challengeId);
       // A challenge handed to another account registers nothing here.
@@ -133,7 +134,7 @@ export function createPasskeyService({ db, clock, config, log, transact, audit, 
           await tx.$executeRaw`SELECT 1 FROM "User" WHERE id = ${user.id}::uuid FOR UPDATE`;
           if ((await tx.passkey.count({ where: { userId: user.id } })) >= rp.maxPerUser) throw tooMany();
           if (await tx.passkey.findUnique({ where: { credentialId: info.credential.id }, select: { id: true } })) {
-            throw new AppError('CONFLICT', 'This passkey is already registered');
+            throw passkeyErrors.alreadyRegistered();
           }
           const passkey = await tx.passkey.create({
             data: {
@@ -154,7 +155,7 @@ export function createPasskeyService({ db, clock, config, log, transact, audit, 
         });
       } catch (err) {
         // Another account registered this credential in the same instant (unique credential id).
-        if ((err as { code?: string }).code === 'P2002') throw new AppError('CONFLICT', 'This passkey is already registered');
+        if ((err as { code?: string }).code === 'P2002') throw passkeyErrors.alreadyRegistered();
         throw err;
       }
     },

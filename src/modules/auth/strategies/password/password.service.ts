@@ -1,5 +1,4 @@
 import type { Config } from '../../../../config/env.ts';
-import { badInput, unauthenticated } from '../../../../kernel/errors.ts';
 import type { User } from '../../../../generated/prisma/client.ts';
 import type { Clock } from '../../../../platform/clock.ts';
 import type { Db, Tx } from '../../../../platform/db.ts';
@@ -14,6 +13,7 @@ import type { AuthResult } from '../../../../kernel/viewer.ts';
 import type { Claim, SignIn } from '../../sign-in.ts';
 import type { Transact } from '../../../../kernel/unit-of-work.ts';
 import type { PasswordHasher } from './password-hasher.ts';
+import { passwordErrors } from './password-errors.ts';
 import { checkPasswordPolicy } from './password-policy.ts';
 
 interface Deps {
@@ -35,9 +35,6 @@ interface Deps {
 
 /** Thrown inside the sign-in transaction to roll it back when the password or lock changed meanwhile. */
 const CHANGED_MEANWHILE = Symbol('password or lock changed during sign-in');
-
-/** One answer for an unknown email and a wrong password, so neither reveals which it was. */
-const wrongCredentials = () => unauthenticated('Invalid email or password');
 
 export function createPasswordService({
   db,
@@ -97,7 +94,7 @@ export function createPasswordService({
     async login(input: { email: string; password: string }, client: ClientInfo): Promise<AuthResult> {
       const email = normalizeEmail(input.email);
       // Refuse absurd passwords before they reach the hasher.
-      if (input.password.length > config.password.maxLength * 4) throw badInput('Password is too long');
+      if (input.password.length > config.password.maxLength * 4) throw passwordErrors.absurdlyLong();
       try {
         await throttle.reserve(email, passwordBudget);
       } catch (err) {
@@ -110,12 +107,12 @@ export function createPasswordService({
         await hasher.verifyDummy(input.password);
         count('failure');
         await auditFailure(user ? 'no_password' : 'unknown_email', email, user, client);
-        throw wrongCredentials();
+        throw passwordErrors.wrongCredentials();
       }
       if (!(await hasher.verify(user.passwordHash, input.password))) {
         count('failure');
         await auditFailure('wrong_password', email, user, client);
-        throw wrongCredentials();
+        throw passwordErrors.wrongCredentials();
       }
       const locked = lockedError(user, now);
       if (locked) {
@@ -130,7 +127,7 @@ export function createPasswordService({
       } catch (err) {
         if (err !== CHANGED_MEANWHILE) throw err;
         await auditFailure('changed_meanwhile', email, user, client);
-        throw wrongCredentials();
+        throw passwordErrors.wrongCredentials();
       }
     },
 
@@ -144,9 +141,9 @@ export function createPasswordService({
       if (user.passwordHash) {
         const current = input.currentPassword;
         if (current == null || current.length > config.password.maxLength * 4) {
-          throw badInput('The current password is required');
+          throw passwordErrors.currentRequired();
         }
-        if (!(await hasher.verify(user.passwordHash, current))) throw badInput('The current password is wrong');
+        if (!(await hasher.verify(user.passwordHash, current))) throw passwordErrors.currentWrong();
       }
       const passwordHash = await hasher.hash(input.newPassword);
       await transact(async (tx, uow) => {
