@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { newCodeVerifier } from '../helpers/browser.ts';
 import { createBrowser, followCallback, freePort, startOidcProvider, type TestOidcProvider } from '../helpers/oidc-provider.ts';
@@ -129,4 +129,35 @@ it('a second factor set up on an address nobody proved is dropped when its owner
   const [row] = await t.db.query(`SELECT "totpSecret", "totpEnabledAt" FROM "User" WHERE email = $1`, [email]);
   expect(row).toEqual({ totpSecret: null, totpEnabledAt: null });
   expect(await t.db.query(`SELECT id FROM "RecoveryCode" WHERE "userId" = $1`, [planted.userId])).toEqual([]);
+});
+
+it('TOTP turned on while a password sign-in hashes: the session it opens is pending (the factor is read under the lock, not before the hash)', async () => {
+  const email = 'hash-race-2fa@example.com';
+  const { token } = await t.register(email, PASSWORD);
+  const started = await t.gql(START_TOTP, { input: { password: PASSWORD } }, { token });
+  const { secret } = started.body.data.startTotpEnrollment;
+  t.rememberSecret(secret);
+
+  const { hasher } = t.app.services;
+  const verify = hasher.verify.bind(hasher);
+  let release = () => {};
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let entered = () => {};
+  const hashing = new Promise<void>((resolve) => (entered = resolve));
+  vi.spyOn(hasher, 'verify').mockImplementationOnce(async (hash, password) => {
+    entered();
+    await gate;
+    return verify(hash, password);
+  });
+  try {
+    const login = passwordLogin(t, email); // the account is read (no TOTP yet), then the password hashed
+    await hashing;
+    const confirmed = await t.gql(CONFIRM_TOTP, { code: codeAt(secret, t.clock) }, { token });
+    expect(confirmed.body.errors).toBeUndefined();
+    release();
+    expect((await login).pending).toBe(true);
+  } finally {
+    release();
+    vi.restoreAllMocks();
+  }
 });

@@ -26,7 +26,7 @@ export function createRegistration({ users, signIn, requestVerification }: Deps)
       async (tx) => {
         const user = await users.createInTransaction(tx, { email, passwordHash, name, emailVerified: false });
         await requestVerification(user, tx);
-        return user;
+        return { user, readUnderLock: true }; // its own insert
       },
       { registration: true },
     );

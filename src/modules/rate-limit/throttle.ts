@@ -27,13 +27,13 @@ export function createThrottle({ db, clock }: { db: Db; clock: Clock }) {
       const subject = subjectOf(email);
       const now = clock.now();
       const refusal = await db.$transaction(async (tx) => {
-        await tx.throttle.createMany({
-          data: budgets.map(({ scope }) => ({ scope, subject, failures: 0, windowStartedAt: now })),
-          skipDuplicates: true,
-        });
+        // Each budget's row, created when missing, and locked in one statement: the no-op update of
+        // an existing row takes its row lock and returns it as it is.
         const rows = await tx.$queryRaw<Array<ThrottleState & { scope: string }>>`
-          SELECT scope, failures, "windowStartedAt", "blockedUntil" FROM "Throttle"
-          WHERE subject = ${subject} AND scope = ANY(${budgets.map((b) => b.scope)}) FOR UPDATE`;
+          INSERT INTO "Throttle" (scope, subject, failures, "windowStartedAt")
+          SELECT scope, ${subject}, 0, ${now} FROM unnest(${budgets.map((b) => b.scope)}::text[]) AS scope
+          ON CONFLICT (scope, subject) DO UPDATE SET scope = EXCLUDED.scope
+          RETURNING scope, failures, "windowStartedAt", "blockedUntil"`;
         const admissions = budgets.map((budget) => ({
           budget,
           admission: admit(rows.find((r) => r.scope === budget.scope) ?? null, now, budget.policy),

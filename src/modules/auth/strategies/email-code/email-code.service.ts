@@ -125,7 +125,7 @@ export function createEmailCodeService({ db, clock, config, mail, users, signIn,
         if (count !== 1) throw sharedErrors.tokenInvalid(); // a concurrent use of the same code won
         // A proof of the mailbox: failed passwords for the address no longer hold anyone back.
         await throttle.clear(email, [PASSWORD_SCOPE], tx);
-        return users.verifiedAccountFor({ tx, uow }, email, { method: 'EMAIL_CODE', client });
+        return { user: await users.verifiedAccountFor({ tx, uow }, email, { method: 'EMAIL_CODE', client }) };
       });
     },
   };

@@ -46,7 +46,7 @@ export function createMagicLinkService({ db, config, tokens, mail, users, signIn
         await tokens.consume(tx, 'MAGIC_LINK', input.token, email);
         // A proof of the mailbox: failed passwords for the address no longer hold anyone back.
         await throttle.clear(email, [PASSWORD_SCOPE], tx);
-        return users.verifiedAccountFor({ tx, uow }, email, { method: 'MAGIC_LINK', client });
+        return { user: await users.verifiedAccountFor({ tx, uow }, email, { method: 'MAGIC_LINK', client }) };
       });
     },
   };

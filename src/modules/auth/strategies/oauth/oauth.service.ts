@@ -214,7 +214,7 @@ export function createOAuthService({ db, clock, config, log, metrics, tokens, tr
         if (!user) throw sharedErrors.tokenInvalid();
         const locked = lockedError(user, clock.now());
         if (locked) throw locked;
-        return user;
+        return { user, readUnderLock: true };
       });
     },
   };

@@ -250,7 +250,7 @@ export function createPasskeyService({ db, clock, config, log, transact, audit, 
           attempt.reason = 'locked';
           const locked = lockedError(user, clock.now());
           if (locked) throw locked;
-          return user;
+          return { user, readUnderLock: true };
         });
       } catch (err) {
         if (err instanceof AppError && ['TOKEN_INVALID', 'TOKEN_EXPIRED', 'LOCKED'].includes(err.code)) {

@@ -69,20 +69,19 @@ export function createPasswordService({
       await throttle.clear(user.email, [PASSWORD_SCOPE], tx);
       // Locking the row re-reads it once a concurrent reset or lock has committed: the check then
       // sees the new password or the lock, and no session is opened after a reset revoked them all.
-      const still = rehash
-        ? (
-            await tx.user.updateMany({
-              where: { id: user.id, passwordHash: user.passwordHash, OR: [{ lockedUntil: null }, { lockedUntil: { lte: now } }] },
-              data: { passwordHash: rehash },
-            })
-          ).count
-        : (
-            await tx.$queryRaw<unknown[]>`
-          SELECT 1 FROM "User" WHERE id = ${user.id}::uuid AND "passwordHash" = ${user.passwordHash}
-            AND ("lockedUntil" IS NULL OR "lockedUntil" <= ${now}) FOR SHARE`
-          ).length;
-      if (still === 0) throw CHANGED_MEANWHILE; // rolls the throttle back too
-      return { ...user, passwordHash: rehash ?? user.passwordHash };
+      // The second factor is read under the same lock, not from before the hash.
+      type Row = Pick<User, 'totpEnabledAt'>;
+      const [current] = rehash
+        ? await tx.$queryRaw<Row[]>`
+            UPDATE "User" SET "passwordHash" = ${rehash}
+            WHERE id = ${user.id}::uuid AND "passwordHash" = ${user.passwordHash} AND ("lockedUntil" IS NULL OR "lockedUntil" <= ${now})
+            RETURNING "totpEnabledAt"`
+        : await tx.$queryRaw<Row[]>`
+            SELECT "totpEnabledAt" FROM "User"
+            WHERE id = ${user.id}::uuid AND "passwordHash" = ${user.passwordHash} AND ("lockedUntil" IS NULL OR "lockedUntil" <= ${now})
+            FOR SHARE`;
+      if (!current) throw CHANGED_MEANWHILE; // rolls the throttle back too
+      return { user: { ...user, passwordHash: rehash ?? user.passwordHash, totpEnabledAt: current.totpEnabledAt }, readUnderLock: true };
     };
 
   return {
