@@ -1,5 +1,4 @@
-import sendgridClient from '@sendgrid/client';
-import sendgridMail from '@sendgrid/mail';
+import type sendgridMail from '@sendgrid/mail';
 import type { Mailer } from './mailer.ts';
 
 /**
@@ -9,11 +8,13 @@ import type { Mailer } from './mailer.ts';
  */
 export const SENDGRID_TIMEOUT_MS = 60_000;
 
-const { Client } = sendgridClient as unknown as { Client: new () => typeof sendgridClient };
-const { MailService } = sendgridMail as unknown as { MailService: new () => typeof sendgridMail };
+type MailService = typeof sendgridMail;
 
-/** SendGrid's v3 API through its official client; `apiUrl` points at another region or a local fake. */
-export function createSendgridMailer({ apiKey, apiUrl }: { apiKey: string; apiUrl: string }): Mailer {
+/** The client is loaded by the first mail, not by every start (about 9 MB once loaded). */
+async function mailService(apiKey: string, apiUrl: string): Promise<MailService> {
+  const [{ default: clientModule }, { default: mailModule }] = await Promise.all([import('@sendgrid/client'), import('@sendgrid/mail')]);
+  const { Client } = clientModule as unknown as { Client: new () => typeof clientModule };
+  const { MailService } = mailModule as unknown as { MailService: new () => MailService };
   // One client per instance: the package's default export is a process-wide singleton.
   const client = new Client();
   client.setApiKey(apiKey); // resets the base URL, so it goes first
@@ -21,10 +22,17 @@ export function createSendgridMailer({ apiKey, apiUrl }: { apiKey: string; apiUr
   const service = new MailService();
   service.setClient(client);
   service.setTimeout(SENDGRID_TIMEOUT_MS);
+  return service;
+}
+
+/** SendGrid's v3 API through its official client; `apiUrl` points at another region or a local fake. */
+export function createSendgridMailer({ apiKey, apiUrl }: { apiKey: string; apiUrl: string }): Mailer {
+  let service: Promise<MailService> | undefined;
   return {
     name: 'sendgrid',
     async send(mail) {
-      await service.send({
+      service ??= mailService(apiKey, apiUrl);
+      await (await service).send({
         from: mail.from,
         to: mail.to,
         subject: mail.subject,

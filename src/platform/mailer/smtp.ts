@@ -1,4 +1,4 @@
-import nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { Mailer } from './mailer.ts';
 
 /**
@@ -15,12 +15,17 @@ export const SMTP_TIMEOUT_MS = 60_000;
  * A relay that refuses the mail (or cannot be reached) makes `send` throw: the job is retried.
  */
 export function createSmtpMailer({ url }: { url: string }): Mailer {
-  // Query parameters of the URL (e.g. ?socketTimeout=…) win over these defaults.
-  const transport = nodemailer.createTransport({ url, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: SMTP_TIMEOUT_MS });
+  // nodemailer (about 20 MB once loaded) is loaded by the first mail, not by every start.
+  let transport: Promise<Transporter> | undefined;
+  const transportOnce = () =>
+    (transport ??= import('nodemailer').then(({ default: nodemailer }) =>
+      // Query parameters of the URL (e.g. ?socketTimeout=…) win over these defaults.
+      nodemailer.createTransport({ url, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: SMTP_TIMEOUT_MS }),
+    ));
   return {
     name: 'smtp',
     async send(mail) {
-      await transport.sendMail({
+      await (await transportOnce()).sendMail({
         from: mail.from,
         to: mail.to,
         subject: mail.subject,

@@ -1,4 +1,3 @@
-import QRCode from 'qrcode';
 import type { Config } from '../../../config/env.ts';
 import { sharedErrors } from '../../../kernel/errors.ts';
 import { secondFactorErrors as errors } from './second-factor-errors.ts';
@@ -135,6 +134,8 @@ export function createSecondFactorService({ db, clock, config, transact, encrypt
       await audit.record({ type: 'second_factor.enrollment_started', userId: user.id, client, data: { factor: 'TOTP' } });
       count('enroll', 'success');
       const otpauthUrl = totpUri({ issuer: config.appName, label: user.email, secret });
+      // Loaded by the first enrolment, not by every start.
+      const { default: QRCode } = await import('qrcode');
       return { secret, otpauthUrl, qrCodeSvg: await QRCode.toString(otpauthUrl, { type: 'svg', margin: 2 }) };
     },
 
