@@ -87,12 +87,24 @@ export interface ServiceProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `node [nodeArgs] src/main.ts` and resolves once it is ready. */
+/** The environment and node flags `npm start` runs the service with (its memory settings). */
+function npmStartSettings(): { env: Record<string, string>; flags: string[] } {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } };
+  const words = pkg.scripts.start.split(/\s+/);
+  const env = Object.fromEntries(words.filter((w) => /^[A-Z_]+=/.test(w)).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
+  return { env, flags: words.filter((w) => w.startsWith('--')) };
+}
+
+/**
+ * Starts `node src/main.ts` as `npm start` does (its flags and environment, then `nodeArgs` and
+ * `env`), so every benchmark measures the service as it runs; resolves once it is ready.
+ */
 export async function startService(env: Record<string, string>, nodeArgs: string[] = []): Promise<ServiceProcess> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, 'src/main.ts'], {
+  const start = npmStartSettings();
+  const child: ChildProcess = spawn(process.execPath, [...start.flags, ...nodeArgs, 'src/main.ts'], {
     cwd: new URL('..', import.meta.url).pathname,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: String(port), ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: String(port), ...start.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
