@@ -1,5 +1,6 @@
-import { type Dirent, readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sourceFiles } from './source-files.ts';
 
 // House rule: a refusal is worded once, in its module's catalogue (`<module>-errors.ts`) or in the
 // kernel's shared one. Elsewhere code throws from a catalogue; the kernel's bare factories (no
@@ -9,22 +10,8 @@ const CATALOGUE = /(^|\/)([a-z-]+-errors|kernel\/errors)\.ts$/;
 /** An AppError built in place, or a kernel factory given a message of its own. */
 const WORDED_IN_PLACE = /\bnew AppError\(|\b(badInput|unauthenticated|forbidden)\(\s*[^)\s]/;
 
-function sourceFiles(dir: string): string[] {
-  let entries: Dirent[];
-  try {
-    entries = readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return [];
-  }
-  return entries.flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) return entry.name === 'generated' ? [] : sourceFiles(path);
-    return entry.name.endsWith('.ts') ? [path] : [];
-  });
-}
-
 export function errorsWordedInPlace(root: string): string[] {
-  return sourceFiles(join(root, 'src'))
+  return sourceFiles(join(root, 'src'), /\.ts$/, new Set(['generated']))
     .map((path) => path.slice(root.length + 1))
     .filter((path) => !CATALOGUE.test(path))
     .flatMap((path) =>

@@ -1,5 +1,6 @@
-import { type Dirent, readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sourceFiles } from './source-files.ts';
 
 // House rule: no file over 300 lines in src/, test/ or bench/ (tests too). `npm run check` runs this
 // from the repository root; it exits non-zero and names each file over the limit.
@@ -8,27 +9,13 @@ const CHECKED_DIRS = ['src', 'test', 'bench'];
 const SKIPPED_DIRS = new Set(['generated', 'node_modules']);
 const SOURCE_FILE = /\.(ts|js|mjs|cjs|css|html)$/;
 
-function sourceFiles(dir: string): string[] {
-  let entries: Dirent[];
-  try {
-    entries = readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return [];
-  }
-  return entries.flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) return SKIPPED_DIRS.has(entry.name) ? [] : sourceFiles(path);
-    return SOURCE_FILE.test(entry.name) ? [path] : [];
-  });
-}
-
 export function lineCount(text: string): number {
   if (text === '') return 0;
   return text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
 }
 
 export function oversizedFiles(root: string): { path: string; lines: number }[] {
-  return CHECKED_DIRS.flatMap((dir) => sourceFiles(join(root, dir)))
+  return CHECKED_DIRS.flatMap((dir) => sourceFiles(join(root, dir), SOURCE_FILE, SKIPPED_DIRS))
     .map((path) => ({ path: path.slice(root.length + 1), lines: lineCount(readFileSync(path, 'utf8')) }))
     .filter(({ lines }) => lines > MAX_LINES)
     .sort((a, b) => b.lines - a.lines);
