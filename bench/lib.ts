@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
+import WebSocket from 'ws';
 import { freePort } from '../scripts/free-port.ts';
 import { hashToken, newToken } from '../src/platform/crypto.ts';
 import { applyMigrations } from '../src/platform/migrate.ts';
@@ -134,3 +135,23 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 export const ms = (n: number) => `${n.toFixed(1)} ms`;
+
+/**
+ * A graphql-transport-ws subscriber of sessionRevoked: `acked` once subscribed (rejected when the
+ * socket fails or closes first), `closed` with the close code and when it came.
+ */
+export function revocationSubscriber(httpUrl: string, token: string, headers: Record<string, string> = {}) {
+  const socket = new WebSocket(`${httpUrl.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws', { headers });
+  const closed = new Promise<{ code: number; at: number }>((resolve) => socket.once('close', (code) => resolve({ code, at: performance.now() })));
+  const acked = new Promise<void>((resolve, reject) => {
+    socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));
+    socket.on('message', (data) => {
+      if (JSON.parse(String(data)).type !== 'connection_ack') return;
+      socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { sessionRevoked { sessionId } }' } }));
+      resolve();
+    });
+    socket.once('error', reject);
+    socket.once('close', (code) => reject(new Error(`socket closed (${code})`)));
+  });
+  return { acked, closed, socket };
+}

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { verify, hash } from '@node-rs/argon2';
 import WebSocket from 'ws';
 import { defaultPasswordPolicy } from '../src/config/policies.ts';
-import { startService as startPlainService, type ServiceProcess } from './lib.ts';
+import { revocationSubscriber, startService as startPlainService, type ServiceProcess } from './lib.ts';
 
 // Pieces of bench/perf.ts: wrk runs that can overlap, a service process whose RSS can be read and
 // whose heap can be collected on demand (SIGUSR2, only with --expose-gc), raw argon2, idle sockets.
@@ -85,20 +85,9 @@ export async function openIdleSockets(httpUrl: string, tokens: string[]): Promis
     await Promise.all(
       tokens.slice(i, i + 250).map(async (token, j) => {
         const n = i + j;
-        const socket = new WebSocket(`${httpUrl.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws', {
-          headers: { 'x-forwarded-for': `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}` },
-        });
+        const { socket, acked } = revocationSubscriber(httpUrl, token, { 'x-forwarded-for': `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}` });
         sockets.push(socket);
-        await new Promise<void>((resolve, reject) => {
-          socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));
-          socket.on('message', (data) => {
-            if (JSON.parse(String(data)).type !== 'connection_ack') return;
-            socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { sessionRevoked { sessionId } }' } }));
-            resolve();
-          });
-          socket.once('error', reject);
-          socket.once('close', (code) => reject(new Error(`socket closed (${code})`)));
-        });
+        await acked;
       }),
     );
   }

@@ -5,9 +5,8 @@
 // samples (default 60). On a 2-core machine the load generator shares the cores with the
 // instances, so the curve is expected to be flat; what matters is no errors and steady latency.
 import { randomUUID } from 'node:crypto';
-import WebSocket from 'ws';
 import { startCluster } from '../scripts/cluster.ts';
-import { ms, percentile, scratchDatabase, seedUsers } from './lib.ts';
+import { ms, percentile, revocationSubscriber, scratchDatabase, seedUsers } from './lib.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const revocations = Number(process.env.BENCH_REVOCATIONS ?? 60);
@@ -38,22 +37,6 @@ async function throughput(url: string, token: string) {
   return { rps: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors, count: latencies.length };
 }
 
-/** A graphql-transport-ws subscriber of sessionRevoked; resolves `closed` with the close code. */
-function subscriber(httpUrl: string, token: string) {
-  const socket = new WebSocket(`${httpUrl.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
-  const closed = new Promise<{ code: number; at: number }>((resolve) => socket.once('close', (code) => resolve({ code, at: performance.now() })));
-  const acked = new Promise<void>((resolve, reject) => {
-    socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));
-    socket.on('message', (data) => {
-      if (JSON.parse(String(data)).type !== 'connection_ack') return;
-      socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { sessionRevoked { sessionId } }' } }));
-      resolve();
-    });
-    socket.once('error', reject);
-  });
-  return { acked, closed, socket };
-}
-
 const db = await scratchDatabase();
 try {
   const [user] = await seedUsers(db.url, 1, revocations + 1);
@@ -69,7 +52,7 @@ try {
       if (instances < 3) continue;
 
       // Revocation latency across instances: subscribers on instance i, revoked through i + 1.
-      const subs = user!.tokens.slice(1).map((t, i) => ({ ...subscriber(cluster.instances[i % 3]!.url, t), sessionId: user!.sessionIds[i + 1]!, i }));
+      const subs = user!.tokens.slice(1).map((t, i) => ({ ...revocationSubscriber(cluster.instances[i % 3]!.url, t), sessionId: user!.sessionIds[i + 1]!, i }));
       await Promise.all(subs.map((s) => s.acked));
       await new Promise((r) => setTimeout(r, 1000)); // subscriptions registered on their instances
       const latencies: number[] = [];

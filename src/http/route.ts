@@ -47,23 +47,24 @@ export type ServerPlugin = Plugin<Record<string, unknown>, { req: IncomingMessag
 export function routePlugin(log: Logger, route: Route): ServerPlugin {
   return {
     onRequest({ request, url, serverContext, fetchAPI, endResponse }) {
-      const send = (answer: Answer | undefined) => {
-        if (answer) endResponse(new fetchAPI.Response(answer.body ?? null, { status: answer.status, headers: answer.headers }));
-      };
-      const failed = (err: unknown) => {
-        const requestId = currentRequestId();
-        log.error({ err, requestId }, 'request failed');
-        send(jsonAnswer(500, toErrorBody('INTERNAL_SERVER_ERROR', UNEXPECTED_MESSAGE, { requestId })));
-      };
       let answer: ReturnType<Route>;
       try {
         answer = route({ request, url, req: serverContext.req });
       } catch (err) {
-        return failed(err);
+        answer = failure(log, err);
       }
+      // Most requests are for another route: they leave here having allocated nothing.
       if (answer === undefined) return;
+      const send = (given: Answer) => endResponse(new fetchAPI.Response(given.body ?? null, { status: given.status, headers: given.headers }));
       if (!('then' in answer)) return send(answer);
-      return answer.then(send, failed);
+      return answer.then(send, (err: unknown) => send(failure(log, err)));
     },
   };
+}
+
+/** The 500 envelope of a route that failed; the error itself goes to the log only. */
+function failure(log: Logger, err: unknown): Answer {
+  const requestId = currentRequestId();
+  log.error({ err, requestId }, 'request failed');
+  return jsonAnswer(500, toErrorBody('INTERNAL_SERVER_ERROR', UNEXPECTED_MESSAGE, { requestId }));
 }
